@@ -1,0 +1,40 @@
+//! Every reference parser never panics, and what each accepts parses back to itself.
+
+use gantry_reference::{Reference, RepositoryName, Tag};
+
+/// Runs `data` through every parser and checks the round trips.
+pub fn check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(reference) = Reference::parse(text) {
+        assert_eq!(reference.as_str(), text);
+        assert_eq!(
+            Reference::parse(reference.as_str()).as_ref(),
+            Ok(&reference)
+        );
+    }
+    for parser in [
+        Reference::parse_normalized,
+        Reference::parse_named,
+        Reference::parse_docker_ref,
+    ] {
+        if let Ok(reference) = parser(text) {
+            assert_eq!(
+                Reference::parse(reference.as_str()).as_ref(),
+                Ok(&reference)
+            );
+            let familiar = reference.familiar_string();
+            assert_eq!(
+                Reference::parse_normalized(&familiar).as_ref(),
+                Ok(&reference)
+            );
+        }
+    }
+    if let Ok(name) = RepositoryName::parse(text) {
+        assert_eq!(name.as_str(), text);
+    }
+    if let Ok(tag) = Tag::parse(text) {
+        assert_eq!(tag.as_str(), text);
+    }
+}
