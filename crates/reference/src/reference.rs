@@ -55,6 +55,26 @@ impl Reference {
     /// is read as a domain because it has the shape of one.
     pub fn parse(s: impl AsRef<str>) -> Result<Reference, ReferenceError> {
         let s = s.as_ref();
+        let (spans, digest) = Reference::validate(s)?;
+        Ok(Reference {
+            repr: s.into(),
+            spans,
+            digest,
+        })
+    }
+
+    /// [`parse`](Self::parse) for a string the caller built, keeping its buffer.
+    fn parse_owned(s: String) -> Result<Reference, ReferenceError> {
+        let (spans, digest) = Reference::validate(&s)?;
+        Ok(Reference {
+            repr: s.into_boxed_str(),
+            spans,
+            digest,
+        })
+    }
+
+    /// Matches the whole grammar, checks the path length and validates the digest.
+    fn validate(s: &str) -> Result<(Spans, Option<Digest>), ReferenceError> {
         let Some(spans) = grammar::split_reference(s) else {
             return Err(classify_mismatch(s));
         };
@@ -67,11 +87,7 @@ impl Reference {
             }
             None => None,
         };
-        Ok(Reference {
-            repr: s.into(),
-            spans,
-            digest,
-        })
+        Ok((spans, digest))
     }
 
     /// Parses a reference as users write it, like `reference.ParseNormalizedNamed`.
@@ -90,7 +106,7 @@ impl Reference {
         }
         let (domain, remainder) = split_docker_domain(s);
         let remote = remainder.split(':').next().unwrap_or_default();
-        if remote.to_lowercase() != remote {
+        if has_upper_case(remote) {
             return Err(ReferenceError::NameContainsUppercase);
         }
         let official = if domain == DEFAULT_DOMAIN && !remainder.contains('/') {
@@ -98,7 +114,12 @@ impl Reference {
         } else {
             ""
         };
-        Reference::parse(format!("{domain}/{official}{remainder}"))
+        let mut full = String::with_capacity(domain.len() + 1 + official.len() + remainder.len());
+        full.push_str(domain);
+        full.push('/');
+        full.push_str(official);
+        full.push_str(remainder);
+        Reference::parse_owned(full)
     }
 
     /// Parses a reference that must already be in its canonical, fully qualified form, like
@@ -236,14 +257,21 @@ fn classify_mismatch(s: &str) -> ReferenceError {
     }
 }
 
+/// True when lower-casing `s` would change it (Unicode-aware, as Go's `strings.ToLower`).
+fn has_upper_case(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        s.to_lowercase() != s
+    }
+}
+
 /// Splits off the domain the way Docker does: only a first component that looks like a host
 /// (contains `.` or `:`, is `localhost`, or has upper case) is a domain.
 fn split_docker_domain(s: &str) -> (&str, &str) {
     let (domain, remainder) = match s.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.to_lowercase() != first =>
+            if first.contains(['.', ':']) || first == "localhost" || has_upper_case(first) =>
         {
             (first, rest)
         }
