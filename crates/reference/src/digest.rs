@@ -7,6 +7,7 @@ use std::io;
 use std::str::FromStr;
 
 use sha2::Digest as _;
+use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 
 use crate::DigestError;
 
@@ -299,6 +300,42 @@ impl Digester {
             State::Sha256(hasher) => hasher.update(data),
             State::Sha512(hasher) => hasher.update(data),
         }
+    }
+
+    /// The hasher's internal state, to store now and [`resume`](Self::resume) from later, in
+    /// another process if need be. The state records how many bytes were fed; its format is
+    /// this crate's own.
+    pub fn state(&self) -> Vec<u8> {
+        match &self.state {
+            State::Sha256(hasher) => hasher.serialize().to_vec(),
+            State::Sha512(hasher) => hasher.serialize().to_vec(),
+        }
+    }
+
+    /// A hasher that carries on from a [`state`](Self::state) of the same algorithm.
+    ///
+    /// ```
+    /// use gantry_reference::{Algorithm, Digest, Digester};
+    ///
+    /// let mut first = Digester::new(Algorithm::Sha256);
+    /// first.update(b"hello ");
+    /// let saved = first.state();
+    ///
+    /// let mut resumed = Digester::resume(Algorithm::Sha256, &saved).unwrap();
+    /// resumed.update(b"world");
+    /// assert_eq!(resumed.finish(), Digest::of(Algorithm::Sha256, b"hello world"));
+    /// ```
+    pub fn resume(algorithm: Algorithm, state: &[u8]) -> Result<Digester, DigestError> {
+        fn restore<H: SerializableState>(state: &[u8]) -> Result<H, DigestError> {
+            let serialized =
+                SerializedState::<H>::try_from(state).map_err(|_| DigestError::InvalidState)?;
+            H::deserialize(&serialized).map_err(|_| DigestError::InvalidState)
+        }
+        let state = match algorithm {
+            Algorithm::Sha256 => State::Sha256(restore(state)?),
+            Algorithm::Sha512 => State::Sha512(restore(state)?),
+        };
+        Ok(Digester { state })
     }
 
     /// The digest of every byte fed so far.

@@ -22,6 +22,10 @@ pub enum DigestError {
     /// The algorithm is well-formed but not one this crate implements.
     #[error("unsupported digest algorithm")]
     Unsupported,
+    /// A saved hasher state is not one [`Digester::resume`](crate::Digester::resume) can
+    /// carry on from: another algorithm's, truncated or corrupt.
+    #[error("invalid saved digester state")]
+    InvalidState,
     /// Content was verified against a digest and did not match it.
     #[error("digest mismatch: expected {expected}, computed {actual}")]
     Mismatch {

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use gantry_reference::{
-    Algorithm, Digest, DigestError, Reference, ReferenceError, RepositoryName, Tag, Verifier,
+    Algorithm, Digest, DigestError, Digester, Reference, ReferenceError, RepositoryName, Tag,
+    Verifier,
 };
 
 /// Known answers: the empty string and "abc" under both algorithms.
@@ -222,4 +223,31 @@ fn serde_writes_and_validates_strings() {
         "v1"
     );
     assert!(serde_json::from_str::<Tag>("\".v1\"").is_err());
+}
+
+#[test]
+fn saved_states_resume_only_for_their_algorithm() {
+    let mut digester = Digester::new(Algorithm::Sha256);
+    digester.update(b"part one");
+    let state = digester.state();
+    assert!(Digester::resume(Algorithm::Sha256, &state).is_ok());
+    assert_eq!(
+        Digester::resume(Algorithm::Sha512, &state).unwrap_err(),
+        DigestError::InvalidState
+    );
+    assert_eq!(
+        Digester::resume(Algorithm::Sha256, &state[..state.len() - 1]).unwrap_err(),
+        DigestError::InvalidState
+    );
+    assert_eq!(
+        Digester::resume(Algorithm::Sha256, &[]).unwrap_err(),
+        DigestError::InvalidState
+    );
+    let mut bad_position = state.clone();
+    *bad_position.last_mut().unwrap() = 0xff;
+    assert_eq!(
+        Digester::resume(Algorithm::Sha256, &bad_position).unwrap_err(),
+        DigestError::InvalidState,
+        "a buffered-byte count past the block size"
+    );
 }

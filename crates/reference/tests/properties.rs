@@ -8,7 +8,7 @@
 
 mod table;
 
-use gantry_reference::{Algorithm, Digest, Reference, RepositoryName, Tag};
+use gantry_reference::{Algorithm, Digest, Digester, Reference, RepositoryName, Tag};
 use proptest::prelude::*;
 use proptest::string::string_regex;
 
@@ -199,5 +199,19 @@ proptest! {
             start = cut;
         }
         prop_assert_eq!(digester.finish(), Digest::of(algorithm, &data));
+    }
+
+    #[test]
+    fn a_saved_state_resumes_where_it_stopped(
+        data in prop::collection::vec(any::<u8>(), 0..1024),
+        cut in any::<prop::sample::Index>(),
+        algorithm in prop::sample::select(Algorithm::ALL.to_vec()),
+    ) {
+        let cut = cut.index(data.len() + 1);
+        let mut before = algorithm.digester();
+        before.update(&data[..cut]);
+        let mut after = Digester::resume(algorithm, &before.state()).unwrap();
+        after.update(&data[cut..]);
+        prop_assert_eq!(after.finish(), Digest::of(algorithm, &data));
     }
 }
