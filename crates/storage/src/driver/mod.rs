@@ -1,0 +1,182 @@
+//! The storage driver interface, in the shape of CNCF Distribution's `StorageDriver`.
+//!
+//! A driver stores files at [`StoragePath`]s and knows nothing of registries: the registry store
+//! builds Distribution's layout on top of any driver. The trait is dyn-compatible, so the driver
+//! is chosen at run time (`Arc<dyn StorageDriver>`); its methods return boxed futures.
+//!
+//! What every driver promises (the shared suite in [`testing`](crate::testing) checks each):
+//! - [`put_content`](StorageDriver::put_content) replaces a file whole or not at all;
+//! - a [`FileWriter`]'s bytes are at the path once it is closed or committed, and
+//!   [`writer`](StorageDriver::writer) with `append` carries on after them;
+//! - [`list`](StorageDriver::list) and [`walk`](StorageDriver::walk) go in lexical order;
+//! - directories exist while something is below them; deleting a path deletes everything below it;
+//! - a missing path is [`StorageError::PathNotFound`], a read past the end
+//!   [`StorageError::InvalidOffset`].
+
+mod inmemory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use crate::{StorageError, StoragePath};
+
+pub use inmemory::InMemoryDriver;
+
+/// A boxed, sendable future: what every driver method returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A boxed reader over a file's bytes.
+pub type BoxReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What [`StorageDriver::stat`] and [`StorageDriver::walk`] report about a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The path.
+    pub path: StoragePath,
+    /// The size in bytes; zero for a directory.
+    pub size: u64,
+    /// When the file was last written.
+    pub modified: SystemTime,
+    /// True for a directory.
+    pub is_dir: bool,
+}
+
+/// What a [`StorageDriver::walk`] visitor tells the walk to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkControl {
+    /// Go on, into this entry if it is a directory.
+    Continue,
+    /// Go on, but not into this directory.
+    SkipDir,
+    /// End the walk now, successfully.
+    Stop,
+}
+
+/// A visitor called for every entry of a walk.
+pub type WalkVisitor<'a> = dyn FnMut(&FileInfo) -> WalkControl + Send + 'a;
+
+/// A store of files at paths: local disk, memory, or an object store.
+pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
+    /// A short name for logs: `filesystem`, `inmemory`, `s3`.
+    fn name(&self) -> &'static str;
+
+    /// The whole content of a small file.
+    fn get_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Bytes, StorageError>>;
+
+    /// Replaces the file at `path` with `content`, atomically and durably, creating parents.
+    fn put_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// A reader from `offset` to the end. An offset equal to the size reads nothing; one past
+    /// it is [`StorageError::InvalidOffset`].
+    fn reader<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<BoxReader, StorageError>>;
+
+    /// A writer to `path`: a new, empty file, or with `append` one that carries on after the
+    /// file's current bytes (which must exist).
+    fn writer<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        append: bool,
+    ) -> BoxFuture<'a, Result<Box<dyn FileWriter>, StorageError>>;
+
+    /// What is at `path`.
+    fn stat<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<FileInfo, StorageError>>;
+
+    /// The direct children of the directory at `path`, in lexical order.
+    fn list<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Vec<StoragePath>, StorageError>>;
+
+    /// Moves a file from `from` to `to`, replacing whatever is at `to` and creating its parents.
+    fn move_path<'a>(
+        &'a self,
+        from: &'a StoragePath,
+        to: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Deletes the file or directory at `path` and everything below it.
+    fn delete<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Visits everything below `path`, depth first, in lexical order.
+    fn walk<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        visit: &'a mut WalkVisitor<'_>,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// A URL the client can fetch the file from directly (for `method`, such as `GET`), when
+    /// the driver offers one. Local drivers never do.
+    fn redirect_url<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        method: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StorageError>> {
+        let _ = (path, method);
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// An appending writer from [`StorageDriver::writer`].
+///
+/// Dropping a writer without closing, committing or cancelling it may lose what was written
+/// since the last close.
+pub trait FileWriter: Send + fmt::Debug {
+    /// Appends `chunk`.
+    fn write<'a>(&'a mut self, chunk: Bytes) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// The file's size so far, including what was there before an append.
+    fn size(&self) -> u64;
+
+    /// Makes everything written so far visible at the path, for a later append.
+    fn close(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// Makes everything written visible and durable: the file is complete.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// Abandons the file: the path is removed.
+    fn cancel(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
+}
+
+/// A walk built from [`StorageDriver::list`] and [`StorageDriver::stat`], for drivers with no
+/// faster way. Entries deleted while the walk runs are passed over.
+pub(crate) async fn walk_by_listing(
+    driver: &(impl StorageDriver + ?Sized),
+    root: &StoragePath,
+    visit: &mut WalkVisitor<'_>,
+) -> Result<(), StorageError> {
+    let mut pending: Vec<StoragePath> = driver.list(root).await?.into_iter().rev().collect();
+    while let Some(path) = pending.pop() {
+        let info = match driver.stat(&path).await {
+            Ok(info) => info,
+            Err(error) if error.is_not_found() => continue,
+            Err(error) => return Err(error),
+        };
+        match visit(&info) {
+            WalkControl::Stop => return Ok(()),
+            WalkControl::SkipDir => {}
+            WalkControl::Continue if info.is_dir => match driver.list(&path).await {
+                Ok(children) => pending.extend(children.into_iter().rev()),
+                Err(error) if error.is_not_found() => {}
+                Err(error) => return Err(error),
+            },
+            WalkControl::Continue => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Storage drivers and the registry store, on CNCF Distribution's on-disk layout.
+//!
+//! `gantry-storage` sits above `gantry-reference` and `gantry-spec` and below `gantry-registry`
+//! (the HTTP server) and, behind a feature, `gantry-transfer`. It knows nothing of HTTP.
+//!
+//! - [`driver`]: the [`StorageDriver`] trait, chosen at run time, and its drivers:
+//!   [`InMemoryDriver`] for tests.
+//! - [`StoragePath`]: driver paths, which cannot leave the driver's root.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use gantry_storage::{InMemoryDriver, StorageDriver, StoragePath};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let driver = InMemoryDriver::new();
+//! let path = StoragePath::new("/docker/registry/v2/note")?;
+//! driver.put_content(&path, Bytes::from_static(b"hello")).await?;
+//! assert_eq!(driver.get_content(&path).await?, "hello");
+//! # Ok::<(), gantry_storage::StorageError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Features
+//!
+//! - `testing`: the shared driver test suite, for drivers written outside this crate.
+
+pub mod driver;
+mod error;
+mod path;
+
+pub use crate::driver::{FileInfo, FileWriter, InMemoryDriver, StorageDriver, WalkControl};
+pub use crate::error::StorageError;
+pub use crate::path::StoragePath;
