@@ -33,6 +33,11 @@ fn digest_parse() {
 }
 
 #[test]
+fn manifest_parse() {
+    replay("manifest_parse", fuzz_checks::manifest_parse::check);
+}
+
+#[test]
 fn reference_parse() {
     replay("reference_parse", fuzz_checks::reference_parse::check);
 }

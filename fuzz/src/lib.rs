@@ -2,4 +2,5 @@
 //! `tests/fuzz_seed_replay.rs` runs the same checks over the committed seeds.
 
 pub mod digest_parse;
+pub mod manifest_parse;
 pub mod reference_parse;
