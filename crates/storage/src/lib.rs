@@ -4,7 +4,7 @@
 //! (the HTTP server) and, behind a feature, `gantry-transfer`. It knows nothing of HTTP.
 //!
 //! - [`driver`]: the [`StorageDriver`] trait, chosen at run time, and its drivers:
-//!   [`InMemoryDriver`] for tests.
+//!   [`FilesystemDriver`] (the default, a local directory) and [`InMemoryDriver`] for tests.
 //! - [`StoragePath`]: driver paths, which cannot leave the driver's root.
 //!
 //! ```
@@ -22,12 +22,17 @@
 //!
 //! # Features
 //!
-//! - `testing`: the shared driver test suite, for drivers written outside this crate.
+//! - `testing`: the shared driver test suite (`testing::driver_suite`), which every driver
+//!   runs in one line, for drivers written outside this crate.
 
 pub mod driver;
 mod error;
 mod path;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
-pub use crate::driver::{FileInfo, FileWriter, InMemoryDriver, StorageDriver, WalkControl};
+pub use crate::driver::{
+    FileInfo, FileWriter, FilesystemDriver, InMemoryDriver, StorageDriver, WalkControl,
+};
 pub use crate::error::StorageError;
 pub use crate::path::StoragePath;

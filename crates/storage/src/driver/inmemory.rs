@@ -56,8 +56,14 @@ fn has_children(files: &BTreeMap<String, File>, dir: &str) -> bool {
         .is_some_and(|(path, _)| path.starts_with(&prefix))
 }
 
-/// Fails when a file cannot be stored at `path`: it is a directory, or a parent is a file.
+/// Fails when a file cannot be stored at `path`: it is the root or a directory, or a parent is
+/// a file.
 fn check_file_slot(files: &BTreeMap<String, File>, path: &StoragePath) -> Result<(), StorageError> {
+    if path.is_root() {
+        return Err(StorageError::InvalidPath {
+            path: path.to_string(),
+        });
+    }
     let mut ancestor = path.parent();
     while let Some(dir) = ancestor {
         if files.contains_key(dir.as_str()) {
@@ -245,8 +251,15 @@ impl StorageDriver for InMemoryDriver {
         Box::pin(async move {
             let mut files = self.files();
             let Some(file) = files.get(from.as_str()).cloned() else {
-                return Err(StorageError::PathNotFound {
-                    path: from.to_string(),
+                // Only files move.
+                return Err(if has_children(&files, from.as_str()) {
+                    StorageError::InvalidPath {
+                        path: from.to_string(),
+                    }
+                } else {
+                    StorageError::PathNotFound {
+                        path: from.to_string(),
+                    }
                 });
             };
             check_file_slot(&files, to)?;
@@ -322,5 +335,17 @@ impl FileWriter for InMemoryWriter {
             files.remove(self.path.as_str());
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::InMemoryDriver;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_the_driver_suite() {
+        crate::testing::driver_suite(Arc::new(InMemoryDriver::new())).await;
     }
 }

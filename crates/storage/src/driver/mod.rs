@@ -13,6 +13,7 @@
 //! - a missing path is [`StorageError::PathNotFound`], a read past the end
 //!   [`StorageError::InvalidOffset`].
 
+mod filesystem;
 mod inmemory;
 
 use std::fmt;
@@ -25,6 +26,7 @@ use tokio::io::AsyncRead;
 
 use crate::{StorageError, StoragePath};
 
+pub use filesystem::FilesystemDriver;
 pub use inmemory::InMemoryDriver;
 
 /// A boxed, sendable future: what every driver method returns.

@@ -1,0 +1,891 @@
+//! A driver over a local directory: the default, and the layout CNCF Distribution's
+//! `filesystem` driver reads and writes.
+//!
+//! The [`StoragePath`] `/a/b` is the file `<root>/a/b`. Paths cannot leave the root:
+//! [`StoragePath`] has no `.` or `..` components, and every existing component of a path is
+//! checked before use, so a symbolic link anywhere below the root makes the path
+//! [`StorageError::InvalidPath`]; [`list`](StorageDriver::list) and
+//! [`walk`](StorageDriver::walk) pass symbolic links over. The check and the use are separate
+//! system calls: a process that creates links inside the root while the driver runs could race
+//! them. The root belongs to the driver.
+//!
+//! Whole files ([`put_content`](StorageDriver::put_content)) are written under a temporary name
+//! in the target's directory, synced, renamed over the target, and the directory is synced. A
+//! temporary name contains `~`, which no [`StoragePath`] can, so it never collides with a path
+//! and listings never show it. A [`FileWriter`] writes to its file directly, through a 1 MiB
+//! buffer with one write in flight on a blocking thread while the next buffer fills; `commit`
+//! syncs the file and the directories whose entries it created.
+//!
+//! Directories are created as files are put below them and stay when emptied, as in
+//! Distribution's driver.
+
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::BufReader;
+use tokio::task::JoinHandle;
+
+use super::{BoxFuture, BoxReader, FileInfo, FileWriter, StorageDriver, WalkControl, WalkVisitor};
+use crate::{StorageError, StoragePath};
+
+/// The size of read buffers and of the writer's buffer.
+const BUFFER_SIZE: usize = 1 << 20;
+
+/// Files in a directory on the local disk. Clones share the root.
+#[derive(Debug, Clone)]
+pub struct FilesystemDriver {
+    root: Arc<Path>,
+}
+
+impl FilesystemDriver {
+    /// A driver rooted at `root`, which is created if absent and made canonical (absolute, with
+    /// no symbolic links). This blocks briefly: call it at start-up.
+    pub fn new(root: impl AsRef<Path>) -> Result<FilesystemDriver, StorageError> {
+        let root = root.as_ref();
+        let name = root.display().to_string();
+        fs::create_dir_all(root).map_err(|error| fs_error(&name, Access::Write, error))?;
+        let root = fs::canonicalize(root).map_err(|error| fs_error(&name, Access::Read, error))?;
+        if !root.is_dir() {
+            return Err(StorageError::InvalidPath { path: name });
+        }
+        Ok(FilesystemDriver { root: root.into() })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Whether an operation only looks at a path or needs its parent directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A file below a file is simply not there.
+    Read,
+    /// A file where a directory is needed is an invalid path.
+    Write,
+}
+
+/// Maps an I/O error at `path`: not found is [`StorageError::PathNotFound`]; a file where a
+/// directory is needed, or the other way round, is [`StorageError::InvalidPath`] (or not found,
+/// when only reading).
+fn fs_error(path: &str, access: Access, error: io::Error) -> StorageError {
+    let path = path.to_owned();
+    match error.kind() {
+        io::ErrorKind::NotADirectory if access == Access::Read => {
+            StorageError::PathNotFound { path }
+        }
+        io::ErrorKind::NotADirectory
+        | io::ErrorKind::IsADirectory
+        | io::ErrorKind::DirectoryNotEmpty
+        | io::ErrorKind::AlreadyExists => StorageError::InvalidPath { path },
+        _ => StorageError::io(path, error),
+    }
+}
+
+fn invalid(path: &StoragePath) -> StorageError {
+    StorageError::InvalidPath {
+        path: path.to_string(),
+    }
+}
+
+fn not_found(path: &StoragePath) -> StorageError {
+    StorageError::PathNotFound {
+        path: path.to_string(),
+    }
+}
+
+/// A [`StoragePath`] checked and mapped onto the disk.
+#[derive(Debug)]
+struct Resolved {
+    /// `<root>/<path>`.
+    full: PathBuf,
+    /// What is at `full` (never a symbolic link), when something is.
+    meta: Option<Metadata>,
+    /// Directories that gained an entry because parents were created: to sync for durability.
+    changed_dirs: Vec<PathBuf>,
+}
+
+/// Maps `path` below `root`, refusing symbolic links in every existing component. With
+/// [`Access::Write`], missing parent directories are created.
+fn resolve(root: &Path, path: &StoragePath, access: Access) -> Result<Resolved, StorageError> {
+    let mut full = root.to_path_buf();
+    let mut changed_dirs = Vec::new();
+    if path.is_root() {
+        let meta = fs::metadata(root).map_err(|error| fs_error(path.as_str(), access, error))?;
+        return Ok(Resolved {
+            full,
+            meta: Some(meta),
+            changed_dirs,
+        });
+    }
+    let count = path.components().count();
+    let mut missing = false;
+    for (index, name) in path.components().enumerate() {
+        let last = index + 1 == count;
+        let parent = full.clone();
+        full.push(name);
+        if missing {
+            // Everything from here down is ours to create.
+            if !last {
+                make_dir(&full, path)?;
+                changed_dirs.push(parent);
+            }
+            continue;
+        }
+        match fs::symlink_metadata(&full) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(invalid(path)),
+            Ok(meta) if last => {
+                return Ok(Resolved {
+                    full,
+                    meta: Some(meta),
+                    changed_dirs,
+                });
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(match access {
+                    Access::Read => not_found(path),
+                    Access::Write => invalid(path),
+                });
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => match access {
+                Access::Read => break,
+                Access::Write => {
+                    missing = true;
+                    if !last {
+                        make_dir(&full, path)?;
+                        changed_dirs.push(parent);
+                    }
+                }
+            },
+            Err(error) => return Err(fs_error(path.as_str(), access, error)),
+        }
+    }
+    let full = root.join(path.as_str().trim_start_matches('/'));
+    Ok(Resolved {
+        full,
+        meta: None,
+        changed_dirs,
+    })
+}
+
+/// Creates one directory; one that appeared meanwhile is fine if it is a real directory.
+fn make_dir(dir: &Path, path: &StoragePath) -> Result<(), StorageError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            match fs::symlink_metadata(dir) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => Err(invalid(path)),
+                Err(error) => Err(fs_error(path.as_str(), Access::Write, error)),
+            }
+        }
+        Err(error) => Err(fs_error(path.as_str(), Access::Write, error)),
+    }
+}
+
+/// Flushes a directory's entries to the disk.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Syncs each directory once.
+fn sync_dirs(mut dirs: Vec<PathBuf>, path: &StoragePath) -> Result<(), StorageError> {
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        sync_dir(&dir).map_err(|error| fs_error(path.as_str(), Access::Write, error))?;
+    }
+    Ok(())
+}
+
+/// Creates a new, empty temporary file in `dir`, named so that no [`StoragePath`] can name it.
+fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut last_error = None;
+    // A leftover from a crashed process with the same id may hold a name: try the next one.
+    for _ in 0..64 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(".tmp~{}~{n}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => last_error = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// Runs blocking file system work on tokio's blocking threads.
+async fn blocking<T, F>(path: &StoragePath, work: F) -> Result<T, StorageError>
+where
+    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| {
+            Err(StorageError::Io {
+                path: path.to_string(),
+                source: io::Error::other(error),
+            })
+        })
+}
+
+fn file_info(path: StoragePath, meta: &Metadata) -> FileInfo {
+    FileInfo {
+        path,
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        is_dir: meta.is_dir(),
+    }
+}
+
+/// The entries of the directory `full` (the driver path `dir`) that the driver can name, in
+/// lexical order of their names: symbolic links, temporary files and names that are not path
+/// components are passed over.
+fn read_children(full: &Path, dir: &StoragePath) -> Result<Vec<(FileInfo, PathBuf)>, StorageError> {
+    let error = |error| fs_error(dir.as_str(), Access::Read, error);
+    let mut children = Vec::new();
+    for entry in fs::read_dir(full).map_err(error)? {
+        let entry = entry.map_err(error)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Ok(child) = dir.join(&name) else {
+            continue;
+        };
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            // Deleted since the listing began.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(error(e)),
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        children.push((file_info(child, &meta), entry.path()));
+    }
+    children.sort_by(|(a, _), (b, _)| a.path.file_name().cmp(&b.path.file_name()));
+    Ok(children)
+}
+
+impl StorageDriver for FilesystemDriver {
+    fn name(&self) -> &'static str {
+        "filesystem"
+    }
+
+    fn get_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Bytes, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(async move {
+            let content = blocking(path, move || {
+                let resolved = resolve(&root, &owned, Access::Read)?;
+                fs::read(&resolved.full).map_err(|e| fs_error(owned.as_str(), Access::Read, e))
+            })
+            .await?;
+            Ok(Bytes::from(content))
+        })
+    }
+
+    fn put_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(blocking(path, move || {
+            let path = owned;
+            if path.is_root() {
+                return Err(invalid(&path));
+            }
+            let resolved = resolve(&root, &path, Access::Write)?;
+            let dir = resolved.full.parent().unwrap_or(&root).to_path_buf();
+            let error = |e| fs_error(path.as_str(), Access::Write, e);
+            let (temp, mut file) = create_temp(&dir).map_err(error)?;
+            let written = file
+                .write_all(&content)
+                .and_then(|()| file.sync_all())
+                .and_then(|()| fs::rename(&temp, &resolved.full));
+            if let Err(e) = written {
+                drop(file);
+                // Best effort: the temporary's name is invisible to the driver anyway.
+                let _ = fs::remove_file(&temp);
+                return Err(error(e));
+            }
+            let mut dirs = resolved.changed_dirs;
+            dirs.push(dir);
+            sync_dirs(dirs, &path)
+        }))
+    }
+
+    fn reader<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<BoxReader, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(async move {
+            let file = blocking(path, move || {
+                let path = owned;
+                let resolved = resolve(&root, &path, Access::Read)?;
+                let error = |e| fs_error(path.as_str(), Access::Read, e);
+                let mut file = File::open(&resolved.full).map_err(error)?;
+                let meta = file.metadata().map_err(error)?;
+                if meta.is_dir() {
+                    return Err(invalid(&path));
+                }
+                if offset > meta.len() {
+                    return Err(StorageError::InvalidOffset {
+                        path: path.to_string(),
+                        offset,
+                    });
+                }
+                file.seek(SeekFrom::Start(offset)).map_err(error)?;
+                Ok(file)
+            })
+            .await?;
+            let reader: BoxReader = Box::pin(BufReader::with_capacity(
+                BUFFER_SIZE,
+                tokio::fs::File::from_std(file),
+            ));
+            Ok(reader)
+        })
+    }
+
+    fn writer<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        append: bool,
+    ) -> BoxFuture<'a, Result<Box<dyn FileWriter>, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(async move {
+            let writer = blocking(path, move || {
+                let path = owned;
+                if path.is_root() {
+                    return Err(invalid(&path));
+                }
+                let access = if append { Access::Read } else { Access::Write };
+                let resolved = resolve(&root, &path, access)?;
+                let error = |e| fs_error(path.as_str(), Access::Write, e);
+                if resolved.meta.as_ref().is_some_and(Metadata::is_dir) {
+                    return Err(invalid(&path));
+                }
+                let mut options = OpenOptions::new();
+                options.write(true);
+                if !append {
+                    options.create(true).truncate(true);
+                }
+                let mut file = options.open(&resolved.full).map_err(|e| {
+                    let access = if append { Access::Read } else { Access::Write };
+                    fs_error(path.as_str(), access, e)
+                })?;
+                let size = if append {
+                    file.seek(SeekFrom::End(0)).map_err(error)?
+                } else {
+                    0
+                };
+                let mut sync_on_commit = resolved.changed_dirs;
+                if resolved.meta.is_none() {
+                    // A new entry in the parent directory.
+                    sync_on_commit.push(resolved.full.parent().unwrap_or(&root).to_path_buf());
+                }
+                Ok(FilesystemWriter {
+                    path,
+                    full: resolved.full,
+                    file: Some(file),
+                    in_flight: None,
+                    buffer: BytesMut::new(),
+                    size,
+                    sync_on_commit,
+                })
+            })
+            .await?;
+            let writer: Box<dyn FileWriter> = Box::new(writer);
+            Ok(writer)
+        })
+    }
+
+    fn stat<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<FileInfo, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(blocking(path, move || {
+            let resolved = resolve(&root, &owned, Access::Read)?;
+            match resolved.meta {
+                Some(meta) => Ok(file_info(owned, &meta)),
+                None => Err(not_found(&owned)),
+            }
+        }))
+    }
+
+    fn list<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Vec<StoragePath>, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(blocking(path, move || {
+            let resolved = resolve(&root, &owned, Access::Read)?;
+            match resolved.meta {
+                None => Err(not_found(&owned)),
+                Some(meta) if !meta.is_dir() => Err(invalid(&owned)),
+                Some(_) => Ok(read_children(&resolved.full, &owned)?
+                    .into_iter()
+                    .map(|(info, _)| info.path)
+                    .collect()),
+            }
+        }))
+    }
+
+    fn move_path<'a>(
+        &'a self,
+        from: &'a StoragePath,
+        to: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let root = Arc::clone(&self.root);
+        let (from_owned, to_owned) = (from.clone(), to.clone());
+        Box::pin(blocking(from, move || {
+            let (from, to) = (from_owned, to_owned);
+            if from.is_root() {
+                return Err(invalid(&from));
+            }
+            if to.is_root() {
+                return Err(invalid(&to));
+            }
+            let source = resolve(&root, &from, Access::Read)?;
+            match &source.meta {
+                None => return Err(not_found(&from)),
+                Some(meta) if meta.is_dir() => return Err(invalid(&from)),
+                Some(_) => {}
+            }
+            let target = resolve(&root, &to, Access::Write)?;
+            fs::rename(&source.full, &target.full).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => not_found(&from),
+                _ => fs_error(to.as_str(), Access::Write, e),
+            })?;
+            let mut dirs = target.changed_dirs;
+            dirs.extend(target.full.parent().map(Path::to_path_buf));
+            dirs.extend(source.full.parent().map(Path::to_path_buf));
+            sync_dirs(dirs, &to)
+        }))
+    }
+
+    fn delete<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<(), StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(blocking(path, move || {
+            let path = owned;
+            let resolved = resolve(&root, &path, Access::Read)?;
+            let error = |e| fs_error(path.as_str(), Access::Read, e);
+            match resolved.meta {
+                None => Err(not_found(&path)),
+                Some(_) if path.is_root() => {
+                    // Empty the root but keep it.
+                    for entry in fs::read_dir(&resolved.full).map_err(error)? {
+                        let entry = entry.map_err(error)?;
+                        let removed = if entry.file_type().map_err(error)?.is_dir() {
+                            fs::remove_dir_all(entry.path())
+                        } else {
+                            fs::remove_file(entry.path())
+                        };
+                        match removed {
+                            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(error(e)),
+                            _ => {}
+                        }
+                    }
+                    Ok(())
+                }
+                Some(meta) if meta.is_dir() => fs::remove_dir_all(&resolved.full).map_err(error),
+                Some(_) => fs::remove_file(&resolved.full).map_err(error),
+            }
+        }))
+    }
+
+    fn walk<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        visit: &'a mut WalkVisitor<'_>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(async move {
+            // One blocking call per directory: it lists and stats every entry.
+            let first = blocking(path, move || {
+                let resolved = resolve(&root, &owned, Access::Read)?;
+                match resolved.meta {
+                    None => Err(not_found(&owned)),
+                    Some(meta) if !meta.is_dir() => Err(invalid(&owned)),
+                    Some(_) => read_children(&resolved.full, &owned),
+                }
+            })
+            .await?;
+            let mut pending: Vec<(FileInfo, PathBuf)> = first.into_iter().rev().collect();
+            while let Some((info, full)) = pending.pop() {
+                match visit(&info) {
+                    WalkControl::Stop => return Ok(()),
+                    WalkControl::SkipDir => {}
+                    WalkControl::Continue if info.is_dir => {
+                        let dir = info.path.clone();
+                        let children =
+                            blocking(&info.path, move || read_children(&full, &dir)).await;
+                        match children {
+                            Ok(children) => pending.extend(children.into_iter().rev()),
+                            // Deleted while the walk ran.
+                            Err(error) if error.is_not_found() => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    WalkControl::Continue => {}
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Writes straight to the file through a buffer; full buffers go to a blocking thread, one at a
+/// time, while the caller fills the next.
+#[derive(Debug)]
+struct FilesystemWriter {
+    path: StoragePath,
+    full: PathBuf,
+    /// The file, when no write is in flight.
+    file: Option<File>,
+    /// The write in flight, which hands the file back.
+    in_flight: Option<JoinHandle<(File, io::Result<()>)>>,
+    buffer: BytesMut,
+    size: u64,
+    /// Directories to sync on commit, because this writer created entries in them.
+    sync_on_commit: Vec<PathBuf>,
+}
+
+impl FilesystemWriter {
+    fn io_error(&self, error: io::Error) -> StorageError {
+        fs_error(self.path.as_str(), Access::Write, error)
+    }
+
+    /// Waits for the write in flight, if any, and takes its file back.
+    async fn settle(&mut self) -> Result<(), StorageError> {
+        if let Some(task) = &mut self.in_flight {
+            // Awaiting by reference: if this future is dropped, the write is still tracked.
+            let outcome = task.await;
+            self.in_flight = None;
+            let (file, written) = outcome.map_err(|e| self.io_error(io::Error::other(e)))?;
+            self.file = Some(file);
+            written.map_err(|e| self.io_error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Sends `data` to the file on a blocking thread, after the write before it.
+    async fn send(&mut self, data: Bytes) -> Result<(), StorageError> {
+        self.settle().await?;
+        let mut file = self.file.take().ok_or_else(|| {
+            self.io_error(io::Error::other("an earlier write to this file failed"))
+        })?;
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let written = file.write_all(&data);
+            (file, written)
+        }));
+        Ok(())
+    }
+
+    /// Sends what is buffered and waits until everything is in the file.
+    async fn flush(&mut self) -> Result<(), StorageError> {
+        if !self.buffer.is_empty() {
+            let data = self.buffer.split().freeze();
+            self.send(data).await?;
+        }
+        self.settle().await?;
+        if self.file.is_none() {
+            return Err(self.io_error(io::Error::other("an earlier write to this file failed")));
+        }
+        Ok(())
+    }
+}
+
+impl FileWriter for FilesystemWriter {
+    fn write<'a>(&'a mut self, chunk: Bytes) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            let len = chunk.len() as u64;
+            if self.buffer.len() + chunk.len() > BUFFER_SIZE && !self.buffer.is_empty() {
+                let data = self.buffer.split().freeze();
+                self.send(data).await?;
+            }
+            if chunk.len() >= BUFFER_SIZE {
+                // Large chunks go to the file as they are, without a copy.
+                self.send(chunk).await?;
+            } else {
+                if self.buffer.capacity() < BUFFER_SIZE {
+                    self.buffer.reserve(BUFFER_SIZE - self.buffer.len());
+                }
+                self.buffer.extend_from_slice(&chunk);
+            }
+            self.size += len;
+            Ok(())
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn close(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move { self.flush().await })
+    }
+
+    fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.flush().await?;
+            let file = self.file.take();
+            let dirs = std::mem::take(&mut self.sync_on_commit);
+            let path = self.path.clone();
+            blocking(&self.path, move || {
+                if let Some(file) = file {
+                    file.sync_all()
+                        .map_err(|e| fs_error(path.as_str(), Access::Write, e))?;
+                }
+                sync_dirs(dirs, &path)
+            })
+            .await
+        })
+    }
+
+    fn cancel(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move {
+            // The write in flight, if any, must end before the file is removed, or it could
+            // outlive the removal. Its outcome no longer matters.
+            let _ = self.settle().await;
+            self.file = None;
+            let full = std::mem::take(&mut self.full);
+            let path = self.path.clone();
+            blocking(&self.path, move || match fs::remove_file(&full) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(fs_error(path.as_str(), Access::Write, e))
+                }
+                _ => Ok(()),
+            })
+            .await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::FilesystemDriver;
+    use crate::{StorageDriver, StorageError, StoragePath, WalkControl};
+
+    fn path(path: &str) -> StoragePath {
+        StoragePath::new(path).unwrap()
+    }
+
+    /// Every name in `dir` and below, relative to it, sorted.
+    fn tree(dir: &Path) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(next) = pending.pop() {
+            for entry in fs::read_dir(&next).unwrap() {
+                let entry = entry.unwrap();
+                let relative = entry.path().strip_prefix(dir).unwrap().to_owned();
+                names.push(relative.display().to_string());
+                if entry.file_type().unwrap().is_dir() {
+                    pending.push(entry.path());
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_the_driver_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::driver_suite(Arc::new(FilesystemDriver::new(dir.path()).unwrap())).await;
+    }
+
+    #[tokio::test]
+    async fn paths_are_files_below_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("not/yet/there");
+        let driver = FilesystemDriver::new(&root).unwrap();
+        assert_eq!(driver.root(), fs::canonicalize(&root).unwrap());
+        let link = path("/docker/registry/v2/repositories/library/alpine/_layers/sha256/ab/link");
+        driver
+            .put_content(&link, Bytes::from_static(b"sha256:ab"))
+            .await
+            .unwrap();
+        let on_disk =
+            root.join("docker/registry/v2/repositories/library/alpine/_layers/sha256/ab/link");
+        assert_eq!(fs::read(on_disk).unwrap(), b"sha256:ab");
+        fs::write(root.join("docker/written-by-another"), b"hi").unwrap();
+        assert_eq!(
+            driver
+                .get_content(&path("/docker/written-by-another"))
+                .await
+                .unwrap(),
+            "hi"
+        );
+
+        // A root through a symbolic link is made canonical; a file cannot be a root.
+        let alias = dir.path().join("alias");
+        symlink(&root, &alias).unwrap();
+        assert_eq!(FilesystemDriver::new(&alias).unwrap().root(), driver.root());
+        assert!(matches!(
+            FilesystemDriver::new(root.join("docker/written-by-another")),
+            Err(StorageError::InvalidPath { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn symbolic_links_never_lead_out_of_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("secret"), b"secret").unwrap();
+        let root = dir.path().join("root");
+        let driver = FilesystemDriver::new(&root).unwrap();
+        driver
+            .put_content(&path("/dir/file"), Bytes::from_static(b"inside"))
+            .await
+            .unwrap();
+        symlink(&outside, root.join("escape")).unwrap();
+        symlink(outside.join("secret"), root.join("dir/secret")).unwrap();
+        // A link to a directory inside the root is refused as well.
+        symlink(root.join("dir"), root.join("alias")).unwrap();
+
+        let invalid = |result: Result<(), StorageError>| {
+            assert!(
+                matches!(result, Err(StorageError::InvalidPath { .. })),
+                "{result:?}"
+            );
+        };
+        for linked in ["/escape/secret", "/dir/secret", "/alias/file"] {
+            let linked = path(linked);
+            invalid(driver.get_content(&linked).await.map(drop));
+            invalid(driver.reader(&linked, 0).await.map(drop));
+            invalid(driver.stat(&linked).await.map(drop));
+            invalid(driver.writer(&linked, true).await.map(drop));
+            invalid(driver.writer(&linked, false).await.map(drop));
+            invalid(driver.put_content(&linked, Bytes::new()).await);
+            invalid(driver.delete(&linked).await);
+            invalid(driver.move_path(&linked, &path("/moved")).await);
+            invalid(driver.move_path(&path("/dir/file"), &linked).await);
+        }
+        for link in ["/escape", "/alias"] {
+            invalid(driver.list(&path(link)).await.map(drop));
+            invalid(driver.delete(&path(link)).await);
+            invalid(
+                driver
+                    .put_content(&path(&format!("{link}/new/file")), Bytes::new())
+                    .await,
+            );
+        }
+        // Listings and walks pass links over.
+        assert_eq!(
+            driver.list(&StoragePath::root()).await.unwrap(),
+            [path("/dir")]
+        );
+        assert_eq!(
+            driver.list(&path("/dir")).await.unwrap(),
+            [path("/dir/file")]
+        );
+        let mut seen = Vec::new();
+        driver
+            .walk(&StoragePath::root(), &mut |info| {
+                seen.push(info.path.to_string());
+                WalkControl::Continue
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ["/dir", "/dir/file"]);
+        // Deleting everything deletes the links, not what they point at.
+        driver.delete(&StoragePath::root()).await.unwrap();
+        assert!(tree(&root).is_empty());
+        assert_eq!(tree(&outside), ["secret"]);
+        assert_eq!(fs::read(outside.join("secret")).unwrap(), b"secret");
+    }
+
+    #[tokio::test]
+    async fn put_content_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = FilesystemDriver::new(dir.path()).unwrap();
+        for round in 0..3u8 {
+            driver
+                .put_content(&path("/a/b/file"), Bytes::from(vec![round; 100_000]))
+                .await
+                .unwrap();
+        }
+        assert_eq!(tree(dir.path()), ["a", "a/b", "a/b/file"]);
+        // A put that fails at the rename (onto a directory) removes its temporary.
+        driver
+            .put_content(&path("/a/dir/inside"), Bytes::new())
+            .await
+            .unwrap();
+        assert!(matches!(
+            driver
+                .put_content(&path("/a/dir"), Bytes::from_static(b"x"))
+                .await,
+            Err(StorageError::InvalidPath { .. })
+        ));
+        assert_eq!(
+            tree(dir.path()),
+            ["a", "a/b", "a/b/file", "a/dir", "a/dir/inside"]
+        );
+        // Temporaries left by a crash are never listed.
+        fs::write(dir.path().join("a/.tmp~1~2"), b"torn").unwrap();
+        assert_eq!(
+            driver.list(&path("/a")).await.unwrap(),
+            [path("/a/b"), path("/a/dir")]
+        );
+    }
+
+    #[tokio::test]
+    async fn committed_writes_are_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = FilesystemDriver::new(dir.path()).unwrap();
+        let data = path("/uploads/1/data");
+        let mut writer = driver.writer(&data, false).await.unwrap();
+        // The file is there from the start: the upload writes it directly.
+        assert!(dir.path().join("uploads/1/data").is_file());
+        let mut expected = Vec::new();
+        for n in 0..40u8 {
+            let chunk = vec![n; 100_003];
+            expected.extend_from_slice(&chunk);
+            writer.write(Bytes::from(chunk)).await.unwrap();
+        }
+        writer.commit().await.unwrap();
+        assert_eq!(
+            fs::read(dir.path().join("uploads/1/data")).unwrap(),
+            expected
+        );
+
+        // A writer dropped unclosed leaves what it had sent; appending goes on from there.
+        let mut writer = driver.writer(&data, true).await.unwrap();
+        writer.write(Bytes::from(vec![7; 3 << 20])).await.unwrap();
+        drop(writer);
+        let writer = driver.writer(&data, true).await.unwrap();
+        let size = writer.size();
+        assert!(size >= expected.len() as u64 && size <= expected.len() as u64 + (3 << 20));
+        writer.cancel().await.unwrap();
+        assert!(!dir.path().join("uploads/1/data").exists());
+    }
+}
