@@ -12,9 +12,10 @@
 //! Whole files ([`put_content`](StorageDriver::put_content)) are written under a temporary name
 //! in the target's directory, synced, renamed over the target, and the directory is synced. A
 //! temporary name contains `~`, which no [`StoragePath`] can, so it never collides with a path
-//! and listings never show it. A [`FileWriter`] writes to its file directly, through a 1 MiB
-//! buffer with one write in flight on a blocking thread while the next buffer fills; `commit`
-//! syncs the file and the directories whose entries it created.
+//! and listings never show it (one left by a crash stays until its directory is deleted).
+//! A [`FileWriter`] writes to its file directly, through a 1 MiB buffer with one write in
+//! flight on a blocking thread while the next buffer fills; `commit` syncs the file and the
+//! directories whose entries it created.
 //!
 //! Directories are created as files are put below them and stay when emptied, as in
 //! Distribution's driver.
