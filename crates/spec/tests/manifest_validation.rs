@@ -182,8 +182,18 @@ fn invalid_documents_are_refused_with_typed_errors() {
             matches!(e, SpecError::InvalidJson(_))
         }),
         ("a JSON array", "[]".to_owned(), None, |e| {
-            matches!(e, SpecError::InvalidJson(_))
+            matches!(e, SpecError::UnrecognisedDocument)
         }),
+        (
+            "a manifest's fields in array form",
+            format!(
+                r#" [2,"{}",null,{},[],null,null,{{}}]"#,
+                media_type::OCI_IMAGE_MANIFEST,
+                oci_config()
+            ),
+            None,
+            |e| matches!(e, SpecError::UnrecognisedDocument),
+        ),
         ("empty object", "{}".to_owned(), None, |e| {
             matches!(e, SpecError::UnrecognisedDocument)
         }),

@@ -45,6 +45,10 @@ pub(super) fn parse_body(
     if header.as_deref().is_some_and(media_type::is_schema1) {
         return Err(SpecError::Schema1Unsupported);
     }
+    // serde would also read a struct from a JSON array; a manifest is only ever an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(SpecError::UnrecognisedDocument);
+    }
     let raw: RawDocument = match serde_json::from_slice(bytes) {
         Ok(raw) => raw,
         Err(_) if looks_like_schema1(bytes) => return Err(SpecError::Schema1Unsupported),
