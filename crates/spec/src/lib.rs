@@ -14,6 +14,7 @@
 //!   [`ImageManifest::builder`] and [`ImageIndex::builder`] write new ones as canonical JSON.
 //! - [`ImageConfig`]: the image config blob. [`layout`]: the OCI image layout's files.
 //!   [`referrers`]: the referrers API's response index. [`annotations`]: predefined keys.
+//! - [`error_code`]: the registry API's error codes (code, message, status) and error bodies.
 //! - [`validate`]: checks a whole image graph, read through a [`ContentSource`](validate::ContentSource)
 //!   the caller implements.
 //!
@@ -49,6 +50,7 @@ pub mod annotations;
 mod config;
 mod descriptor;
 mod error;
+pub mod error_code;
 pub mod layout;
 mod manifest;
 pub mod media_type;
