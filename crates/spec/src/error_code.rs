@@ -33,7 +33,8 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
-            /// Every code, in the specification's order.
+            /// Every code, in the specification's order, then `UNKNOWN`, which CNCF
+            /// Distribution answers server failures with.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
 
             /// The code as it appears in the JSON body, such as `BLOB_UNKNOWN`.
@@ -70,6 +71,7 @@ error_codes! {
     Denied => "DENIED", 403, "requested access to the resource is denied";
     Unsupported => "UNSUPPORTED", 405, "the operation is unsupported";
     TooManyRequests => "TOOMANYREQUESTS", 429, "too many requests";
+    Unknown => "UNKNOWN", 500, "unknown error";
 }
 
 impl ErrorCode {
@@ -134,10 +136,10 @@ mod tests {
 
     #[test]
     fn codes_round_trip_through_their_strings() {
-        assert_eq!(ErrorCode::ALL.len(), 14);
+        assert_eq!(ErrorCode::ALL.len(), 15);
         for &code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
-            assert!((400..500).contains(&code.status()));
+            assert!((400..600).contains(&code.status()));
             assert!(!code.message().is_empty());
         }
         assert_eq!(ErrorCode::from_code("NOT_A_CODE"), None);

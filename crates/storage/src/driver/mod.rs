@@ -138,7 +138,7 @@ pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
 ///
 /// Dropping a writer without closing, committing or cancelling it may lose what was written
 /// since the last close.
-pub trait FileWriter: Send + fmt::Debug {
+pub trait FileWriter: Send + Sync + fmt::Debug {
     /// Appends `chunk`.
     fn write<'a>(&'a mut self, chunk: Bytes) -> BoxFuture<'a, Result<(), StorageError>>;
 
