@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod conformance;
 mod fuzz;
 mod shell;
 #[cfg(test)]
@@ -20,6 +21,9 @@ Tasks:
   fuzz <target> [--seconds N] run one cargo-fuzz target (installs cargo-fuzz when missing);
                               `cargo xtask fuzz list` names the targets
   bench [digest|reference]    run benchmarks beside their peers and rewrite docs/benchmarks.md
+  conformance [--url URL] [--workflows a,b] [--junit FILE] [--expected-failures FILE]
+                              run the OCI conformance runner; without --url, against a fresh
+                              `gantry serve` on an ephemeral port (see docs/conformance.md)
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -32,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
+        "conformance" => conformance::run(rest),
         "help" | "--help" | "-h" => {
             print!("{TASKS}");
             Ok(())
