@@ -13,13 +13,14 @@
 //! in the target's directory, synced, renamed over the target, and the directory is synced. A
 //! temporary name contains `~`, which no [`StoragePath`] can, so it never collides with a path
 //! and listings never show it (one left by a crash stays until its directory is deleted).
-//! A [`FileWriter`] writes to its file directly, through a 1 MiB buffer with one write in
-//! flight on a blocking thread while the next buffer fills; `commit` syncs the file and the
-//! directories whose entries it created.
+//! A [`FileWriter`] writes to its file directly, in batches of 1 MiB written at their offsets
+//! on blocking threads, up to three at a time while the caller goes on (at most 4 MiB held per
+//! writer); `commit` syncs the file and the directories whose entries it created.
 //!
 //! Directories are created as files are put below them and stay when emptied, as in
 //! Distribution's driver.
 
+use std::collections::VecDeque;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -406,10 +407,14 @@ impl StorageDriver for FilesystemDriver {
                 Ok(FilesystemWriter {
                     path,
                     full: resolved.full,
-                    file: Some(file),
-                    in_flight: None,
-                    buffer: BytesMut::new(),
+                    file: Arc::new(file),
+                    in_flight: VecDeque::new(),
+                    batch: Vec::new(),
+                    batch_len: 0,
+                    small: BytesMut::new(),
+                    batch_offset: size,
                     size,
+                    failed: false,
                     sync_on_commit,
                 })
             })
@@ -556,85 +561,151 @@ impl StorageDriver for FilesystemDriver {
     }
 }
 
-/// Writes straight to the file through a buffer; full buffers go to a blocking thread, one at a
-/// time, while the caller fills the next.
+/// Writes straight to the file. Chunks gather into batches of [`BUFFER_SIZE`] (small chunks are
+/// copied together, larger ones kept as they are); each batch is written at its offset on a
+/// blocking thread, with up to [`IN_FLIGHT`] batches under way while the caller goes on, so
+/// hashing and disk writes overlap and a stalled write does not stall the caller at once.
 #[derive(Debug)]
 struct FilesystemWriter {
     path: StoragePath,
     full: PathBuf,
-    /// The file, when no write is in flight.
-    file: Option<File>,
-    /// The write in flight, which hands the file back.
-    in_flight: Option<JoinHandle<(File, io::Result<()>)>>,
-    buffer: BytesMut,
+    file: Arc<File>,
+    /// Batches being written, oldest first.
+    in_flight: VecDeque<JoinHandle<io::Result<()>>>,
+    /// The batch being gathered, and its length.
+    batch: Vec<Bytes>,
+    batch_len: usize,
+    /// Small chunks copied together.
+    small: BytesMut,
+    /// Where the batch being gathered starts in the file.
+    batch_offset: u64,
     size: u64,
+    /// Set once a write failed: the file's content is then unknown.
+    failed: bool,
     /// Directories to sync on commit, because this writer created entries in them.
     sync_on_commit: Vec<PathBuf>,
 }
+
+/// Batches written at once, at most, per writer.
+const IN_FLIGHT: usize = 3;
+
+/// Chunks below this are copied into a shared buffer rather than written one by one.
+const SMALL_CHUNK: usize = 64 << 10;
 
 impl FilesystemWriter {
     fn io_error(&self, error: io::Error) -> StorageError {
         fs_error(self.path.as_str(), Access::Write, error)
     }
 
-    /// Waits for the write in flight, if any, and takes its file back.
-    async fn settle(&mut self) -> Result<(), StorageError> {
-        if let Some(task) = &mut self.in_flight {
+    fn broken(&self) -> StorageError {
+        self.io_error(io::Error::other("an earlier write to this file failed"))
+    }
+
+    /// Waits for the oldest batch under way.
+    async fn settle_one(&mut self) -> Result<(), StorageError> {
+        if let Some(task) = self.in_flight.front_mut() {
             // Awaiting by reference: if this future is dropped, the write is still tracked.
             let outcome = task.await;
-            self.in_flight = None;
-            let (file, written) = outcome.map_err(|e| self.io_error(io::Error::other(e)))?;
-            self.file = Some(file);
-            written.map_err(|e| self.io_error(e))?;
+            self.in_flight.pop_front();
+            let written = outcome.unwrap_or_else(|e| Err(io::Error::other(e)));
+            if let Err(error) = written {
+                self.failed = true;
+                return Err(self.io_error(error));
+            }
         }
         Ok(())
     }
 
-    /// Sends `data` to the file on a blocking thread, after the write before it.
-    async fn send(&mut self, data: Bytes) -> Result<(), StorageError> {
-        self.settle().await?;
-        let mut file = self.file.take().ok_or_else(|| {
-            self.io_error(io::Error::other("an earlier write to this file failed"))
-        })?;
-        self.in_flight = Some(tokio::task::spawn_blocking(move || {
-            let written = file.write_all(&data);
-            (file, written)
-        }));
+    /// Sends the batch being gathered to a blocking thread, once fewer than [`IN_FLIGHT`] are
+    /// under way.
+    async fn dispatch(&mut self) -> Result<(), StorageError> {
+        if !self.small.is_empty() {
+            self.batch.push(self.small.split().freeze());
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.settle_one().await?;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let file = Arc::clone(&self.file);
+        let mut offset = self.batch_offset;
+        self.batch_offset += self.batch_len as u64;
+        self.batch_len = 0;
+        self.in_flight
+            .push_back(tokio::task::spawn_blocking(move || {
+                for chunk in batch {
+                    write_all_at(&file, &chunk, offset)?;
+                    offset += chunk.len() as u64;
+                }
+                Ok(())
+            }));
         Ok(())
     }
 
-    /// Sends what is buffered and waits until everything is in the file.
+    /// Writes everything gathered and waits until it is all in the file.
     async fn flush(&mut self) -> Result<(), StorageError> {
-        if !self.buffer.is_empty() {
-            let data = self.buffer.split().freeze();
-            self.send(data).await?;
+        if self.failed {
+            return Err(self.broken());
         }
-        self.settle().await?;
-        if self.file.is_none() {
-            return Err(self.io_error(io::Error::other("an earlier write to this file failed")));
+        self.dispatch().await?;
+        while !self.in_flight.is_empty() {
+            self.settle_one().await?;
         }
         Ok(())
     }
 }
 
+/// Writes `data` at `offset`, leaving the file position alone.
+#[cfg(unix)]
+fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+/// Writes `data` at `offset`.
+#[cfg(windows)]
+fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    while !data.is_empty() {
+        match std::os::windows::fs::FileExt::seek_write(file, data, offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                data = &data[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl FileWriter for FilesystemWriter {
     fn write<'a>(&'a mut self, chunk: Bytes) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
-            let len = chunk.len() as u64;
-            if self.buffer.len() + chunk.len() > BUFFER_SIZE && !self.buffer.is_empty() {
-                let data = self.buffer.split().freeze();
-                self.send(data).await?;
+            if self.failed {
+                return Err(self.broken());
             }
-            if chunk.len() >= BUFFER_SIZE {
-                // Large chunks go to the file as they are, without a copy.
-                self.send(chunk).await?;
-            } else {
-                if self.buffer.capacity() < BUFFER_SIZE {
-                    self.buffer.reserve(BUFFER_SIZE - self.buffer.len());
+            let len = chunk.len();
+            if len < SMALL_CHUNK {
+                if self.small.capacity() - self.small.len() < len {
+                    self.small.reserve(SMALL_CHUNK.max(len));
                 }
-                self.buffer.extend_from_slice(&chunk);
+                self.small.extend_from_slice(&chunk);
+                if self.small.len() >= SMALL_CHUNK {
+                    self.batch.push(self.small.split().freeze());
+                }
+            } else {
+                if !self.small.is_empty() {
+                    self.batch.push(self.small.split().freeze());
+                }
+                self.batch.push(chunk);
             }
-            self.size += len;
+            self.batch_len += len;
+            self.size += len as u64;
+            if self.batch_len >= BUFFER_SIZE {
+                self.dispatch().await?;
+            }
             Ok(())
         })
     }
@@ -650,14 +721,12 @@ impl FileWriter for FilesystemWriter {
     fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
         Box::pin(async move {
             self.flush().await?;
-            let file = self.file.take();
+            let file = Arc::clone(&self.file);
             let dirs = std::mem::take(&mut self.sync_on_commit);
             let path = self.path.clone();
             blocking(&self.path, move || {
-                if let Some(file) = file {
-                    file.sync_all()
-                        .map_err(|e| fs_error(path.as_str(), Access::Write, e))?;
-                }
+                file.sync_all()
+                    .map_err(|e| fs_error(path.as_str(), Access::Write, e))?;
                 sync_dirs(dirs, &path)
             })
             .await
@@ -666,10 +735,11 @@ impl FileWriter for FilesystemWriter {
 
     fn cancel(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
         Box::pin(async move {
-            // The write in flight, if any, must end before the file is removed, or it could
-            // outlive the removal. Its outcome no longer matters.
-            let _ = self.settle().await;
-            self.file = None;
+            // Writes under way must end before the file is removed, or one could outlive the
+            // removal. Their outcome no longer matters.
+            while !self.in_flight.is_empty() {
+                let _ = self.settle_one().await;
+            }
             let full = std::mem::take(&mut self.full);
             let path = self.path.clone();
             blocking(&self.path, move || match fs::remove_file(&full) {
@@ -686,6 +756,7 @@ impl FileWriter for FilesystemWriter {
 #[cfg(test)]
 mod tests {
     use std::fs;
+    #[cfg(unix)]
     use std::os::unix::fs::symlink;
     use std::path::Path;
     use std::sync::Arc;
@@ -723,6 +794,7 @@ mod tests {
         crate::testing::driver_suite(Arc::new(FilesystemDriver::new(dir.path()).unwrap())).await;
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn paths_are_files_below_the_root() {
         let dir = tempfile::tempdir().unwrap();
@@ -756,6 +828,7 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn symbolic_links_never_lead_out_of_the_root() {
         let dir = tempfile::tempdir().unwrap();
