@@ -6,6 +6,8 @@
 //! - [`driver`]: the [`StorageDriver`] trait, chosen at run time, and its drivers:
 //!   [`FilesystemDriver`] (the default, a local directory) and [`InMemoryDriver`] for tests.
 //! - [`StoragePath`]: driver paths, which cannot leave the driver's root.
+//! - [`store`]: the registry store over a driver: [`Registry`], its [`Repository`]s, their
+//!   blobs (with resumable [`BlobWriter`] uploads), manifests, tags and referrers.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -28,6 +30,7 @@
 pub mod driver;
 mod error;
 mod path;
+pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -36,3 +39,7 @@ pub use crate::driver::{
 };
 pub use crate::error::StorageError;
 pub use crate::path::StoragePath;
+pub use crate::store::{
+    BlobStore, BlobWriter, CreateOptions, Created, ManifestStore, Registry, RegistryOptions,
+    Repository, TagStore,
+};

@@ -1,0 +1,371 @@
+//! [`BlobStore`]: a repository's view of the content-addressed blobs: stat, read, ingest
+//! (put, create, resume) and delete. A repository sees only the blobs linked into it.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use gantry_reference::{Algorithm, Digest, Digester, RepositoryName};
+use gantry_spec::Descriptor;
+
+use super::inner::Inner;
+use super::upload::{self, BLOB_MEDIA_TYPE, BlobWriter};
+use super::{paths, time};
+use crate::driver::BoxReader;
+use crate::{StorageError, StoragePath};
+
+/// Where a cross-repository mount takes the blob from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MountFrom {
+    /// From this repository, when the blob is linked into it.
+    Repository(RepositoryName),
+    /// From any repository: when the registry holds the blob at all. Whoever calls this must
+    /// have decided the caller may read it.
+    Any,
+}
+
+/// A cross-repository mount: link `digest` into this repository instead of uploading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The blob.
+    pub digest: Digest,
+    /// Where it may come from.
+    pub from: MountFrom,
+}
+
+/// How [`BlobStore::create`] starts: the hash algorithm and an optional mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateOptions {
+    /// The running hash of the upload (sha256 by default).
+    pub algorithm: Algorithm,
+    /// A mount to try first.
+    pub mount: Option<Mount>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            algorithm: Algorithm::Sha256,
+            mount: None,
+        }
+    }
+}
+
+impl CreateOptions {
+    /// A plain sha256 upload.
+    pub fn new() -> CreateOptions {
+        CreateOptions::default()
+    }
+
+    /// Hashes the upload with `algorithm` as it streams.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Tries to mount `digest` from the repository `from` first.
+    pub fn mount_from(mut self, digest: Digest, from: RepositoryName) -> Self {
+        self.mount = Some(Mount {
+            digest,
+            from: MountFrom::Repository(from),
+        });
+        self
+    }
+
+    /// Tries to mount `digest` from wherever the registry holds it first.
+    pub fn mount_any(mut self, digest: Digest) -> Self {
+        self.mount = Some(Mount {
+            digest,
+            from: MountFrom::Any,
+        });
+        self
+    }
+}
+
+/// What [`BlobStore::create`] did.
+#[derive(Debug)]
+pub enum Created {
+    /// The mount worked: the blob is now linked into the repository.
+    Mounted(Descriptor),
+    /// An upload session began (also when a mount was asked for but not possible).
+    Upload(BlobWriter),
+}
+
+/// The blobs of one repository. Cheap to make: see [`Repository::blobs`](super::Repository::blobs).
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) name: RepositoryName,
+}
+
+impl BlobStore {
+    /// Resolves `digest` in this repository: its descriptor and where its content is.
+    async fn resolve(&self, digest: &Digest) -> Result<(Descriptor, StoragePath), StorageError> {
+        let unknown = || StorageError::BlobUnknown {
+            digest: digest.clone(),
+        };
+        let link = paths::layer_link(&self.name, digest)?;
+        // A link may name the blob by another algorithm's digest (Distribution links a
+        // sha512-named upload to its sha256 content).
+        let target = self.inner.read_link(&link).await?.ok_or_else(unknown)?;
+        let size = self.inner.blob_size(&target).await?.ok_or_else(unknown)?;
+        let descriptor = Descriptor::new(BLOB_MEDIA_TYPE, digest.clone(), size);
+        Ok((descriptor, paths::blob_data(&target)?))
+    }
+
+    /// The blob's descriptor (digest and size), when it is linked into this repository;
+    /// otherwise [`StorageError::BlobUnknown`].
+    pub async fn stat(&self, digest: &Digest) -> Result<Descriptor, StorageError> {
+        Ok(self.resolve(digest).await?.0)
+    }
+
+    /// The whole blob, as a stream, with its descriptor.
+    pub async fn get(&self, digest: &Digest) -> Result<(Descriptor, BoxReader), StorageError> {
+        self.open(digest, 0).await
+    }
+
+    /// The blob from `offset` on (for `Range` requests), with its descriptor. An offset past
+    /// the end is [`StorageError::InvalidOffset`].
+    pub async fn open(
+        &self,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<(Descriptor, BoxReader), StorageError> {
+        let (descriptor, path) = self.resolve(digest).await?;
+        if offset > descriptor.size {
+            return Err(StorageError::InvalidOffset {
+                path: path.to_string(),
+                offset,
+            });
+        }
+        let reader = self.inner.driver.reader(&path, offset).await?;
+        Ok((descriptor, reader))
+    }
+
+    /// A URL the client may fetch the blob from directly, when redirects are enabled and the
+    /// driver offers one.
+    pub async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>, StorageError> {
+        let (_, path) = self.resolve(digest).await?;
+        if !self.inner.options.redirect {
+            return Ok(None);
+        }
+        self.inner.driver.redirect_url(&path, "GET").await
+    }
+
+    /// Stores a small blob held in memory (sha256), linked into this repository.
+    pub async fn put(&self, content: Bytes) -> Result<Descriptor, StorageError> {
+        let digest = Digest::of(Algorithm::Sha256, &content);
+        let size = content.len() as u64;
+        store_content(&self.inner, &digest, content).await?;
+        self.inner
+            .write_link(&paths::layer_link(&self.name, &digest)?, &digest)
+            .await?;
+        Ok(Descriptor::new(BLOB_MEDIA_TYPE, digest, size))
+    }
+
+    /// Begins an upload, or mounts the blob when `options` asks for a mount that is possible.
+    pub async fn create(&self, options: CreateOptions) -> Result<Created, StorageError> {
+        if let Some(mount) = &options.mount
+            && let Some(descriptor) = self.mount(mount).await?
+        {
+            return Ok(Created::Mounted(descriptor));
+        }
+        let id = new_upload_id()?;
+        let guard = self.inner.lock_upload(&self.name, &id).await;
+        let started_at = SystemTime::now();
+        let started_path = paths::upload_started_at(&self.name, &id)?;
+        self.inner
+            .driver
+            .put_content(&started_path, Bytes::from(time::format_rfc3339(started_at)))
+            .await?;
+        let digester = Digester::new(options.algorithm);
+        // The state at offset 0 records the session's algorithm for whoever resumes it.
+        let state = paths::upload_hash_state(&self.name, &id, options.algorithm, 0)?;
+        self.inner
+            .driver
+            .put_content(&state, Bytes::from(digester.state()))
+            .await?;
+        Ok(Created::Upload(BlobWriter {
+            inner: Arc::clone(&self.inner),
+            name: self.name.clone(),
+            id,
+            // Stored with whole seconds: report what a resumed writer will see.
+            started_at: time::parse_rfc3339(&time::format_rfc3339(started_at))
+                .unwrap_or(started_at),
+            digester,
+            size: 0,
+            file: None,
+            _guard: guard,
+        }))
+    }
+
+    async fn mount(&self, mount: &Mount) -> Result<Option<Descriptor>, StorageError> {
+        let target = match &mount.from {
+            MountFrom::Repository(from) => {
+                let link = paths::layer_link(from, &mount.digest)?;
+                self.inner.read_link(&link).await?
+            }
+            MountFrom::Any => Some(mount.digest.clone()),
+        };
+        let Some(target) = target else {
+            return Ok(None);
+        };
+        let Some(size) = self.inner.blob_size(&target).await? else {
+            return Ok(None);
+        };
+        self.inner
+            .write_link(&paths::layer_link(&self.name, &mount.digest)?, &target)
+            .await?;
+        Ok(Some(Descriptor::new(
+            BLOB_MEDIA_TYPE,
+            mount.digest.clone(),
+            size,
+        )))
+    }
+
+    /// Continues the upload `id`, from what storage holds: the data, and the hash state saved
+    /// at its size (or, when that is missing or in another format, such as Distribution's,
+    /// the data hashed again from the start). [`StorageError::BlobUploadUnknown`] when there is
+    /// no such session.
+    pub async fn resume(&self, id: &str) -> Result<BlobWriter, StorageError> {
+        paths::check_upload_id(id)?;
+        let guard = self.inner.lock_upload(&self.name, id).await;
+        let started_at = upload::read_started_at(&self.inner, &self.name, id).await?;
+        let size = match self
+            .inner
+            .driver
+            .stat(&paths::upload_data(&self.name, id)?)
+            .await
+        {
+            Ok(info) => info.size,
+            Err(StorageError::PathNotFound { .. }) => 0,
+            Err(error) => return Err(error),
+        };
+        let digester = self.restore_digester(id, size).await?;
+        Ok(BlobWriter {
+            inner: Arc::clone(&self.inner),
+            name: self.name.clone(),
+            id: id.to_owned(),
+            started_at,
+            digester,
+            size,
+            file: None,
+            _guard: guard,
+        })
+    }
+
+    async fn restore_digester(&self, id: &str, size: u64) -> Result<Digester, StorageError> {
+        let upload = paths::upload_dir(&self.name, id)?;
+        let algorithms: Vec<Algorithm> = self
+            .inner
+            .list_names(&upload.join("hashstates")?)
+            .await?
+            .iter()
+            .filter_map(|name| name.parse().ok())
+            .collect();
+        for &algorithm in &algorithms {
+            let path = paths::upload_hash_state(&self.name, id, algorithm, size)?;
+            match self.inner.driver.get_content(&path).await {
+                Ok(state) => {
+                    if let Ok(digester) = Digester::resume(algorithm, &state) {
+                        return Ok(digester);
+                    }
+                }
+                Err(StorageError::PathNotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let algorithm = match algorithms.as_slice() {
+            [only] => *only,
+            _ => Algorithm::Sha256,
+        };
+        let mut digester = Digester::new(algorithm);
+        upload::rehash(&self.inner, &self.name, id, size, &mut digester).await?;
+        Ok(digester)
+    }
+
+    /// Removes the upload session `id`. A second cancel of the same session (or one of a
+    /// session that never was) is a clean [`StorageError::BlobUploadUnknown`], which the server
+    /// answers with 404; [`BlobWriter::cancel`] on a writer already holds the session and
+    /// succeeds even when it is gone.
+    pub async fn cancel_upload(&self, id: &str) -> Result<(), StorageError> {
+        paths::check_upload_id(id)?;
+        let _guard = self.inner.lock_upload(&self.name, id).await;
+        let dir = paths::upload_dir(&self.name, id)?;
+        match self.inner.driver.delete(&dir).await {
+            Err(StorageError::PathNotFound { .. }) => {
+                Err(StorageError::BlobUploadUnknown { id: id.to_owned() })
+            }
+            other => other,
+        }
+    }
+
+    /// Unlinks the blob from this repository (the content stays for garbage collection to
+    /// judge, as in Distribution). [`StorageError::DeleteDisabled`] unless deleting is enabled.
+    pub async fn delete(&self, digest: &Digest) -> Result<(), StorageError> {
+        if !self.inner.options.delete_enabled {
+            return Err(StorageError::DeleteDisabled);
+        }
+        let link_dir = paths::layer_link(&self.name, digest)?
+            .parent()
+            .ok_or_else(|| StorageError::BlobUnknown {
+                digest: digest.clone(),
+            })?;
+        match self.inner.driver.delete(&link_dir).await {
+            Err(StorageError::PathNotFound { .. }) => Err(StorageError::BlobUnknown {
+                digest: digest.clone(),
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Stores `content` under `digest` unless the registry already holds it.
+pub(crate) async fn store_content(
+    inner: &Inner,
+    digest: &Digest,
+    content: Bytes,
+) -> Result<(), StorageError> {
+    let _blob = inner.lock_blob(digest).await;
+    if inner.blob_size(digest).await?.is_none() {
+        let size = content.len() as u64;
+        inner
+            .driver
+            .put_content(&paths::blob_data(digest)?, content)
+            .await?;
+        inner.sizes.insert(digest.clone(), size);
+    }
+    Ok(())
+}
+
+/// A fresh upload id: a random UUID (version 4), as Distribution makes them.
+fn new_upload_id() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|error| StorageError::Io {
+        path: "getrandom".to_owned(),
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+/// Random bytes for a secret.
+pub(crate) fn random_secret() -> Result<Vec<u8>, StorageError> {
+    let mut secret = vec![0u8; 32];
+    getrandom::fill(&mut secret).map_err(|error| StorageError::Io {
+        path: "getrandom".to_owned(),
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    Ok(secret)
+}

@@ -1,0 +1,106 @@
+//! What a [`Registry`](super::Registry) is configured with.
+
+use std::time::Duration;
+
+use gantry_spec::DEFAULT_MAX_MANIFEST_SIZE;
+
+/// The registry store's options. [`RegistryOptions::default`] is Distribution's default:
+/// deleting off, no redirects, a random upload secret, 4 MiB manifests, uploads purged after
+/// 7 days.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RegistryOptions {
+    /// Whether manifests and blobs may be deleted. Off by default; deleting is then
+    /// [`StorageError::DeleteDisabled`](crate::StorageError::DeleteDisabled).
+    pub delete_enabled: bool,
+    /// Whether blob reads may answer with the driver's redirect URL.
+    pub redirect: bool,
+    /// The key that signs upload state tokens. Servers that share storage must share it; when
+    /// empty, [`Registry::new`](super::Registry::new) draws a random one for this process.
+    pub upload_secret: Vec<u8>,
+    /// The largest manifest accepted, in bytes.
+    pub max_manifest_size: usize,
+    /// The most tags or repositories one page may list.
+    pub max_page_size: usize,
+    /// Upload sessions older than this are purged.
+    pub upload_purge_age: Duration,
+    /// How many blob descriptors the in-memory cache keeps; zero disables it.
+    pub descriptor_cache_capacity: usize,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            delete_enabled: false,
+            redirect: false,
+            upload_secret: Vec::new(),
+            max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
+            max_page_size: 10_000,
+            upload_purge_age: Duration::from_secs(7 * 24 * 60 * 60),
+            descriptor_cache_capacity: 10_000,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// The defaults.
+    pub fn new() -> RegistryOptions {
+        RegistryOptions::default()
+    }
+
+    /// With deleting enabled or not.
+    pub fn with_delete_enabled(mut self, enabled: bool) -> Self {
+        self.delete_enabled = enabled;
+        self
+    }
+
+    /// With redirects allowed or not.
+    pub fn with_redirect(mut self, redirect: bool) -> Self {
+        self.redirect = redirect;
+        self
+    }
+
+    /// With this upload secret.
+    pub fn with_upload_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.upload_secret = secret.into();
+        self
+    }
+
+    /// With this manifest size limit.
+    pub fn with_max_manifest_size(mut self, bytes: usize) -> Self {
+        self.max_manifest_size = bytes;
+        self
+    }
+
+    /// With this page size limit.
+    pub fn with_max_page_size(mut self, entries: usize) -> Self {
+        self.max_page_size = entries;
+        self
+    }
+
+    /// With this upload purge age.
+    pub fn with_upload_purge_age(mut self, age: Duration) -> Self {
+        self.upload_purge_age = age;
+        self
+    }
+
+    /// With this descriptor cache capacity.
+    pub fn with_descriptor_cache_capacity(mut self, entries: usize) -> Self {
+        self.descriptor_cache_capacity = entries;
+        self
+    }
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("delete_enabled", &self.delete_enabled)
+            .field("redirect", &self.redirect)
+            .field("upload_secret", &"<redacted>")
+            .field("max_manifest_size", &self.max_manifest_size)
+            .field("max_page_size", &self.max_page_size)
+            .field("upload_purge_age", &self.upload_purge_age)
+            .field("descriptor_cache_capacity", &self.descriptor_cache_capacity)
+            .finish()
+    }
+}
