@@ -42,7 +42,7 @@ pub(crate) struct Image {
 }
 
 impl Image {
-    /// A fresh OCI image, with `annotate` applied to its manifest builder.
+    /// A fresh OCI image: a small config, one random layer, and the manifest over them.
     pub(crate) fn new(ctx: &mut Ctx<'_>) -> Result<Image, Reason> {
         Image::with(ctx, false, |b| b)
     }

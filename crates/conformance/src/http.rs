@@ -190,6 +190,25 @@ impl Http {
         })
     }
 
+    /// Sends `request` once.
+    fn attempt(&self, request: &Request) -> reqwest::Result<reqwest::blocking::Response> {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), request.url.clone());
+        if let Some((user, password)) = &self.credentials {
+            builder = builder.basic_auth(user, Some(password));
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        builder = match &request.body {
+            Some(body) => builder.body(body.clone()),
+            None if request_has_body(&request.method) => builder.header("Content-Length", "0"),
+            None => builder,
+        };
+        builder.send()
+    }
+
     /// Sends `request` and reads the whole response.
     pub(crate) fn send(&self, request: Request) -> Result<Response, Reason> {
         let shown = match request.url.query() {
@@ -205,22 +224,14 @@ impl Http {
             Some(query) => format!("{} {}?{}", request.method, request.url.path(), query),
             None => format!("{} {}", request.method, request.url.path()),
         };
-        let method = request.method.clone();
-        let mut builder = self.client.request(request.method, request.url);
-        if let Some((user, password)) = &self.credentials {
-            builder = builder.basic_auth(user, Some(password));
+        let response = match self.attempt(&request) {
+            // A pooled connection the registry closed while it sat idle (after answering an
+            // error without reading a body, say) fails before any response: try once more on
+            // a fresh connection, so one check's leftovers do not fail the next.
+            Err(e) if is_stale_connection(&e) => self.attempt(&request),
+            other => other,
         }
-        for (name, value) in request.headers {
-            builder = builder.header(name, value);
-        }
-        builder = match request.body {
-            Some(body) => builder.body(body),
-            None if request_has_body(&method) => builder.header("Content-Length", "0"),
-            None => builder,
-        };
-        let response = builder
-            .send()
-            .map_err(|e| format!("{shown} failed: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{shown} failed: {}", error_chain(&e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let (body, body_error) = match response.bytes() {
@@ -235,6 +246,11 @@ impl Http {
             body_error,
         })
     }
+}
+
+/// Whether `error` is a connection that closed before any response began.
+fn is_stale_connection(error: &reqwest::Error) -> bool {
+    error.is_request() && error_chain(error).contains("connection closed before message completed")
 }
 
 /// Whether requests of `method` carry a body, so that an empty one is sent as `Content-Length: 0`.
