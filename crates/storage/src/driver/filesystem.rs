@@ -15,7 +15,8 @@
 //! and listings never show it (one left by a crash stays until its directory is deleted).
 //! A [`FileWriter`] writes to its file directly, in batches of 1 MiB written at their offsets
 //! on blocking threads, up to three at a time while the caller goes on (at most 4 MiB held per
-//! writer); `commit` syncs the file and the directories whose entries it created.
+//! writer), and syncs the data in the background every 16 MiB so the disk works while the
+//! caller does; `commit` syncs the file and the directories whose entries it created.
 //!
 //! Directories are created as files are put below them and stay when emptied, as in
 //! Distribution's driver.
@@ -415,6 +416,8 @@ impl StorageDriver for FilesystemDriver {
                     batch_offset: size,
                     size,
                     failed: false,
+                    syncing: None,
+                    synced_at: size,
                     sync_on_commit,
                 })
             })
@@ -582,6 +585,10 @@ struct FilesystemWriter {
     size: u64,
     /// Set once a write failed: the file's content is then unknown.
     failed: bool,
+    /// A `sync_data` under way, started to keep the disk busy while the caller writes on.
+    syncing: Option<JoinHandle<io::Result<()>>>,
+    /// The file's length when the last such sync began.
+    synced_at: u64,
     /// Directories to sync on commit, because this writer created entries in them.
     sync_on_commit: Vec<PathBuf>,
 }
@@ -591,6 +598,12 @@ const IN_FLIGHT: usize = 3;
 
 /// Chunks below this are copied into a shared buffer rather than written one by one.
 const SMALL_CHUNK: usize = 64 << 10;
+
+/// Once this much more has been written, the next batch also starts a `sync_data` in the
+/// background. Without it the kernel starts writing a large upload back only at `commit`, so
+/// the disk idles while the caller hashes and writes, and then the caller idles while the disk
+/// writes: syncing along the way overlaps the two.
+const SYNC_EVERY: u64 = 16 << 20;
 
 impl FilesystemWriter {
     fn io_error(&self, error: io::Error) -> StorageError {
@@ -613,6 +626,36 @@ impl FilesystemWriter {
                 return Err(self.io_error(error));
             }
         }
+        Ok(())
+    }
+
+    /// Waits for the background sync, if any.
+    async fn settle_sync(&mut self) -> Result<(), StorageError> {
+        if let Some(task) = &mut self.syncing {
+            let outcome = task.await;
+            self.syncing = None;
+            if let Err(error) = outcome.unwrap_or_else(|e| Err(io::Error::other(e))) {
+                self.failed = true;
+                return Err(self.io_error(error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a background sync when enough was written since the last and none is under way.
+    async fn pace(&mut self) -> Result<(), StorageError> {
+        if self.batch_offset - self.synced_at < SYNC_EVERY
+            || self
+                .syncing
+                .as_ref()
+                .is_some_and(|task| !task.is_finished())
+        {
+            return Ok(());
+        }
+        self.settle_sync().await?;
+        self.synced_at = self.batch_offset;
+        let file = Arc::clone(&self.file);
+        self.syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
         Ok(())
     }
 
@@ -641,7 +684,7 @@ impl FilesystemWriter {
                 }
                 Ok(())
             }));
-        Ok(())
+        self.pace().await
     }
 
     /// Writes everything gathered and waits until it is all in the file.
@@ -653,7 +696,8 @@ impl FilesystemWriter {
         while !self.in_flight.is_empty() {
             self.settle_one().await?;
         }
-        Ok(())
+        // Its error, if any, would not be seen by a later sync through another handle.
+        self.settle_sync().await
     }
 }
 
@@ -740,6 +784,7 @@ impl FileWriter for FilesystemWriter {
             while !self.in_flight.is_empty() {
                 let _ = self.settle_one().await;
             }
+            let _ = self.settle_sync().await;
             let full = std::mem::take(&mut self.full);
             let path = self.path.clone();
             blocking(&self.path, move || match fs::remove_file(&full) {
