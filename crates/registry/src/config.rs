@@ -1,0 +1,227 @@
+//! The server's configuration: defaults, then a TOML file, then `GANTRY_*` environment
+//! variables; the command line applies its flags last.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ServerError;
+
+/// How `gantry serve` runs. Every field has a default, so an empty file is a valid config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the API listens: `127.0.0.1:5000` by default.
+    pub listen: SocketAddr,
+    /// The storage root: `./gantry-data` by default.
+    pub root: PathBuf,
+    /// Whether manifests, tags and blobs may be deleted (off by default, as in Distribution).
+    pub delete_enabled: bool,
+    /// The largest manifest accepted, in bytes (4 MiB by default); larger ones get 413.
+    pub max_manifest_size: usize,
+    /// The most entries one page of tags, catalog or referrers holds.
+    pub max_page_size: usize,
+    /// Upload sessions older than this many seconds are purged (7 days by default).
+    pub upload_purge_age_secs: u64,
+    /// How often, in seconds, the purge runs (hourly by default; 0 turns it off).
+    pub upload_purge_interval_secs: u64,
+    /// The secret that signs upload URLs. When absent, one is generated and kept in
+    /// `<root>/gantry/upload-secret`, so servers sharing the root share it.
+    pub upload_secret: Option<String>,
+    /// The `OCI-Chunk-Min-Length` advertised to chunked uploads (0: no minimum).
+    pub chunk_min_length: u64,
+    /// Logging.
+    pub log: LogConfig,
+    /// TLS; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+    /// Where `/metrics`, `/healthz` and `/readyz` listen; not served when absent.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `gantry=debug` (`info` by default).
+    pub level: String,
+    /// `text` (the default) or `json`.
+    pub format: LogFormat,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            root: PathBuf::from("gantry-data"),
+            delete_enabled: false,
+            max_manifest_size: gantry_spec::DEFAULT_MAX_MANIFEST_SIZE,
+            max_page_size: 1000,
+            upload_purge_age_secs: 7 * 24 * 3600,
+            upload_purge_interval_secs: 3600,
+            upload_secret: None,
+            chunk_min_length: 0,
+            log: LogConfig::default(),
+            tls: None,
+            metrics_listen: None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML configuration; fields it leaves out keep their defaults.
+    pub fn from_toml(text: &str) -> Result<Config, ServerError> {
+        toml::from_str(text).map_err(|error| ServerError::Config(error.to_string()))
+    }
+
+    /// The defaults, overlaid by the file at `path` when given, then by `GANTRY_*` variables
+    /// from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ServerError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    ServerError::Config(format!("cannot read {}: {error}", path.display()))
+                })?;
+                Config::from_toml(&text)?
+            }
+            None => Config::default(),
+        };
+        for (key, value) in env {
+            config.apply_env(&key, &value)?;
+        }
+        Ok(config)
+    }
+
+    /// Applies one `GANTRY_*` variable; others are ignored.
+    fn apply_env(&mut self, key: &str, value: &str) -> Result<(), ServerError> {
+        let Some(name) = key.strip_prefix("GANTRY_") else {
+            return Ok(());
+        };
+        let invalid = || ServerError::Config(format!("{key}={value:?} is not valid"));
+        match name {
+            "LISTEN" => self.listen = value.parse().map_err(|_| invalid())?,
+            "ROOT" => self.root = PathBuf::from(value),
+            "DELETE_ENABLED" => self.delete_enabled = parse_bool(value).ok_or_else(invalid)?,
+            "MAX_MANIFEST_SIZE" => self.max_manifest_size = value.parse().map_err(|_| invalid())?,
+            "MAX_PAGE_SIZE" => self.max_page_size = value.parse().map_err(|_| invalid())?,
+            "UPLOAD_PURGE_AGE_SECS" => {
+                self.upload_purge_age_secs = value.parse().map_err(|_| invalid())?;
+            }
+            "UPLOAD_PURGE_INTERVAL_SECS" => {
+                self.upload_purge_interval_secs = value.parse().map_err(|_| invalid())?;
+            }
+            "UPLOAD_SECRET" => self.upload_secret = Some(value.to_owned()),
+            "CHUNK_MIN_LENGTH" => self.chunk_min_length = value.parse().map_err(|_| invalid())?,
+            "LOG_LEVEL" => self.log.level = value.to_owned(),
+            "LOG_FORMAT" => {
+                self.log.format = match value {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(invalid()),
+                };
+            }
+            "TLS_CERTIFICATE" | "TLS_KEY" => {
+                let tls = self.tls.get_or_insert_with(|| TlsConfig {
+                    certificate: PathBuf::new(),
+                    key: PathBuf::new(),
+                });
+                if name == "TLS_KEY" {
+                    tls.key = PathBuf::from(value);
+                } else {
+                    tls.certificate = PathBuf::from(value);
+                }
+            }
+            "METRICS_LISTEN" => self.metrics_listen = Some(value.parse().map_err(|_| invalid())?),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_then_environment() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(config.root, PathBuf::from("gantry-data"));
+        assert!(!config.delete_enabled);
+
+        let file = Config::from_toml(
+            "listen = \"0.0.0.0:6000\"\ndelete_enabled = true\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.listen.port(), 6000);
+        assert!(file.delete_enabled);
+        assert_eq!(file.log.format, LogFormat::Json);
+        assert_eq!(file.max_manifest_size, 4 * 1024 * 1024);
+
+        let mut config = file;
+        for (key, value) in [
+            ("GANTRY_ROOT", "/srv/registry"),
+            ("GANTRY_DELETE_ENABLED", "false"),
+            ("GANTRY_METRICS_LISTEN", "127.0.0.1:9100"),
+            ("GANTRY_TLS_CERTIFICATE", "/c.pem"),
+            ("GANTRY_TLS_KEY", "/k.pem"),
+            ("HOME", "/root"),
+        ] {
+            config.apply_env(key, value).unwrap();
+        }
+        assert_eq!(config.root, PathBuf::from("/srv/registry"));
+        assert!(!config.delete_enabled);
+        assert_eq!(config.metrics_listen.unwrap().port(), 9100);
+        assert_eq!(config.tls.unwrap().key, PathBuf::from("/k.pem"));
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        assert!(Config::from_toml("listen = 5").is_err());
+        assert!(Config::from_toml("unknown_field = 1").is_err());
+        let mut config = Config::default();
+        assert!(config.apply_env("GANTRY_LISTEN", "nowhere").is_err());
+        assert!(config.apply_env("GANTRY_DELETE_ENABLED", "maybe").is_err());
+        assert!(config.apply_env("GANTRY_LOG_FORMAT", "xml").is_err());
+    }
+}

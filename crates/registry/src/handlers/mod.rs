@@ -1,0 +1,131 @@
+//! The API's handlers, one module per area, and the dispatcher that routes to them.
+
+mod blobs;
+mod listing;
+mod manifests;
+mod referrers;
+mod uploads;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gantry_spec::error_code::ErrorCode;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::route::{self, Route, RouteError};
+use crate::state::AppState;
+
+pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+pub(crate) const OCI_SUBJECT: &str = "oci-subject";
+pub(crate) const OCI_TAG: &str = "oci-tag";
+
+/// Routes every `/v2/` request to its handler.
+pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let route = match route::parse(request.uri().path()) {
+        Ok(route) => route,
+        Err(error) => return route_error(error),
+    };
+    let (parts, body) = request.into_parts();
+    let query = Query::parse(parts.uri.query());
+    let method = parts.method;
+    let headers = &parts.headers;
+    let state = &state;
+    let head = method == Method::HEAD;
+
+    let outcome = match (&route, &method) {
+        (Route::Base, &Method::GET | &Method::HEAD) => {
+            Ok(axum::Json(serde_json::json!({})).into_response())
+        }
+        (Route::Catalog, &Method::GET) => listing::catalog(state, &query).await,
+        (Route::Tags { name }, &Method::GET) => listing::tags(state, name, &query).await,
+        (Route::Manifest { name, reference }, &Method::GET | &Method::HEAD) => {
+            manifests::get(state, name, reference, head).await
+        }
+        (Route::Manifest { name, reference }, &Method::PUT) => {
+            manifests::put(state, name, reference, &query, headers, body).await
+        }
+        (Route::Manifest { name, reference }, &Method::DELETE) => {
+            manifests::delete(state, name, reference).await
+        }
+        (Route::Blob { name, digest }, &Method::GET | &Method::HEAD) => {
+            blobs::get(state, name, digest, headers, head).await
+        }
+        (Route::Blob { name, digest }, &Method::DELETE) => blobs::delete(state, name, digest).await,
+        (Route::UploadStart { name }, &Method::POST) => {
+            uploads::start(state, name, &query, headers, body).await
+        }
+        (Route::Upload { name, id }, &Method::GET) => {
+            uploads::status(state, name, id, &query).await
+        }
+        (Route::Upload { name, id }, &Method::PATCH) => {
+            uploads::patch(state, name, id, &query, headers, body).await
+        }
+        (Route::Upload { name, id }, &Method::PUT) => {
+            uploads::finish(state, name, id, &query, headers, body).await
+        }
+        (Route::Upload { name, id }, &Method::DELETE) => {
+            uploads::cancel(state, name, id, &query).await
+        }
+        (Route::Referrers { name, digest }, &Method::GET) => {
+            referrers::list(state, name, digest, &query).await
+        }
+        _ => Err(ApiError::new(ErrorCode::Unsupported)
+            .message(format!("{method} is not supported on this endpoint"))),
+    };
+    outcome.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The answer to a path that names no endpoint, or names one with an invalid part.
+fn route_error(error: RouteError) -> Response {
+    match error {
+        RouteError::NotFound => (StatusCode::NOT_FOUND, "404 page not found\n").into_response(),
+        RouteError::NameInvalid(reason) => ApiError::new(ErrorCode::NameInvalid)
+            .message(format!("invalid repository name: {reason}"))
+            .into_response(),
+        RouteError::DigestInvalid(reason) => ApiError::new(ErrorCode::DigestInvalid)
+            .message(format!("invalid digest: {reason}"))
+            .into_response(),
+        RouteError::TagInvalid => ApiError::new(ErrorCode::ManifestInvalid)
+            .message("invalid tag")
+            .into_response(),
+        RouteError::UploadIdInvalid => ApiError::new(ErrorCode::BlobUploadUnknown).into_response(),
+    }
+}
+
+/// A header value from text the server made; text that is not a valid header value (it never
+/// should be) becomes an empty value rather than a panic.
+pub(crate) fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// A small request body read whole, refused with 413 once it passes `limit` bytes.
+pub(crate) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = |size: String| {
+        ApiError::new(ErrorCode::SizeInvalid)
+            .status(StatusCode::PAYLOAD_TOO_LARGE)
+            .message(format!("{size} exceeds the limit of {limit} bytes"))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(declared) = declared
+        && declared > limit as u64
+    {
+        return Err(too_large(format!("a body of {declared} bytes")));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(too_large("the body".to_owned())),
+        Err(error) => Err(ApiError::new(ErrorCode::ManifestInvalid)
+            .message(format!("the request body failed: {error}"))),
+    }
+}

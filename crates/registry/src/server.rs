@@ -1,0 +1,315 @@
+//! Binding, serving and stopping: the API listener (plain or TLS, HTTP/1.1 and HTTP/2), the
+//! metrics listener, the upload purge, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use gantry_storage::store::{Registry, RegistryOptions};
+use gantry_storage::{FilesystemDriver, StorageDriver, StoragePath};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, TlsConfig};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::{ServerError, app};
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long in-flight requests get to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    state: AppState,
+    purge_interval: Option<Duration>,
+}
+
+impl Server {
+    /// Opens the storage, loads TLS material and binds the listeners `config` names.
+    pub async fn bind(config: &Config) -> Result<Server, ServerError> {
+        let driver: Arc<dyn StorageDriver> =
+            Arc::new(FilesystemDriver::new(&config.root).map_err(ServerError::Storage)?);
+        let secret = match &config.upload_secret {
+            Some(secret) => secret.clone().into_bytes(),
+            None => persistent_secret(&config.root)?,
+        };
+        let options = RegistryOptions::new()
+            .with_delete_enabled(config.delete_enabled)
+            .with_max_manifest_size(config.max_manifest_size)
+            .with_max_page_size(config.max_page_size)
+            .with_upload_purge_age(Duration::from_secs(config.upload_purge_age_secs))
+            .with_upload_secret(secret);
+        let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;
+        let state = AppState {
+            registry,
+            metrics: Arc::new(Metrics::default()),
+            chunk_min_length: config.chunk_min_length,
+        };
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let listener = bind(config.listen).await?;
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        Ok(Server {
+            listener,
+            metrics_listener,
+            tls,
+            state,
+            purge_interval: (config.upload_purge_interval_secs > 0)
+                .then(|| Duration::from_secs(config.upload_purge_interval_secs)),
+        })
+    }
+
+    /// Where the API listens (with the port the system chose, when it was 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        self.listener.local_addr().map_err(ServerError::Io)
+    }
+
+    /// Where the metrics listen, when they do.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The URL scheme clients use: `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            metrics_listener,
+            tls,
+            state,
+            purge_interval,
+        } = self;
+        let api = app::router(state.clone());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let graceful = GracefulShutdown::new();
+
+        let metrics_task = metrics_listener.map(|listener| {
+            let router = metrics_router(state.clone());
+            tokio::spawn(async move { serve_plain(listener, router).await })
+        });
+        let purge_task =
+            purge_interval.map(|every| tokio::spawn(purge_loop(state.registry.clone(), every)));
+
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            tracing::warn!(%error, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = TowerToHyperService::new(api.clone());
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        let outcome = match tls {
+                            Some(acceptor) => match acceptor.accept(stream).await {
+                                Ok(stream) => watcher.watch(serve_connection(&builder, stream, service)).await,
+                                Err(error) => {
+                                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                                    return;
+                                }
+                            },
+                            None => watcher.watch(serve_connection(&builder, stream, service)).await,
+                        };
+                        if let Err(error) = outcome {
+                            tracing::debug!(%peer, %error, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: waiting for in-flight requests");
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish in time");
+        }
+        for task in [metrics_task, purge_task].into_iter().flatten() {
+            task.abort();
+        }
+        Ok(())
+    }
+}
+
+type Connection = auto::UpgradeableConnection<
+    'static,
+    TokioIo<Box<dyn IoStream>>,
+    TowerToHyperService<Router>,
+    TokioExecutor,
+>;
+
+/// A byte stream a connection runs over: TCP, or TLS over TCP.
+trait IoStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> IoStream for T {}
+
+fn serve_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: impl IoStream,
+    service: TowerToHyperService<Router>,
+) -> Connection {
+    let io: Box<dyn IoStream> = Box::new(stream);
+    builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned()
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })
+}
+
+/// Serves a small router over plain HTTP until the task is aborted.
+async fn serve_plain(listener: TcpListener, router: Router) {
+    if let Err(error) = axum::serve(listener, router).await {
+        tracing::warn!(%error, "metrics listener stopped");
+    }
+}
+
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Ready when the storage answers.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.registry.driver().stat(&StoragePath::root()).await {
+        Ok(_) => (StatusCode::OK, "ready\n"),
+        Err(error) => {
+            tracing::warn!(%error, "storage is not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n")
+        }
+    }
+}
+
+async fn purge_loop(registry: Registry, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        match registry.purge_expired_uploads().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired upload sessions"),
+            Err(error) => tracing::warn!(%error, "purging upload sessions failed"),
+        }
+    }
+}
+
+/// The upload secret kept in `<root>/gantry/upload-secret`, made on first use.
+fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
+    let dir = root.join("gantry");
+    let path = dir.join("upload-secret");
+    match std::fs::read(&path) {
+        Ok(secret) if secret.len() >= 32 => return Ok(secret),
+        Ok(_) => {
+            return Err(ServerError::Config(format!(
+                "{} is too short",
+                path.display()
+            )));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(ServerError::Io(error)),
+    }
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw)
+        .map_err(|error| ServerError::Io(std::io::Error::other(error.to_string())))?;
+    let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&dir).map_err(ServerError::Io)?;
+    // Written to a private temporary file, then linked into place: two servers starting on
+    // one root at once agree on whichever secret lands first.
+    let temporary = dir.join(format!("upload-secret.{}", std::process::id()));
+    write_private(&temporary, secret.as_bytes()).map_err(ServerError::Io)?;
+    let outcome = std::fs::hard_link(&temporary, &path);
+    let _ = std::fs::remove_file(&temporary);
+    match outcome {
+        Ok(()) => Ok(secret.into_bytes()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read(&path).map_err(ServerError::Io)
+        }
+        Err(error) => Err(ServerError::Io(error)),
+    }
+}
+
+fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    file.sync_all()
+}
+
+fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let tls_error = |what: &str, path: &Path, error: &dyn std::fmt::Display| {
+        ServerError::Tls(format!("{what} {}: {error}", path.display()))
+    };
+    let certificates = CertificateDer::pem_file_iter(&config.certificate)
+        .map_err(|e| tls_error("cannot read certificate", &config.certificate, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error("invalid certificate", &config.certificate, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&config.key)
+        .map_err(|e| tls_error("cannot read key", &config.key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(server)))
+}

@@ -1,0 +1,18 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use gantry_storage::store::Registry;
+
+use crate::metrics::Metrics;
+
+/// The registry store and the server's counters, cloned into every request.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    /// The registry store.
+    pub(crate) registry: Registry,
+    /// Request counters for `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The `OCI-Chunk-Min-Length` uploads advertise.
+    pub(crate) chunk_min_length: u64,
+}

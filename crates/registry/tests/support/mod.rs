@@ -1,0 +1,175 @@
+//! A real server on 127.0.0.1 with an ephemeral port, a temporary root, and a client for it.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses the helpers it needs"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support fails loudly"
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use gantry_reference::{Algorithm, Digest};
+use gantry_registry::{Config, Server};
+use gantry_spec::error_code::ErrorBody;
+use tokio::sync::oneshot;
+
+/// A running server; dropping it stops the server.
+pub struct TestServer {
+    pub url: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _root: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server with delete enabled on a fresh temporary root.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// A server on a fresh temporary root, with `adjust` applied to its config.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let root = tempfile::tempdir().unwrap();
+        let mut server = TestServer::start_at(root.path(), adjust).await;
+        server._root = Some(root);
+        server
+    }
+
+    /// A server on `root`, which the caller keeps.
+    pub async fn start_at(root: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            root: root.to_owned(),
+            delete_enabled: true,
+            upload_purge_interval_secs: 0,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::bind(&config).await.unwrap();
+        let url = format!("http://{}", server.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestServer {
+            url,
+            client,
+            stop: Some(stop),
+            task: Some(task),
+            _root: None,
+        }
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(35), task)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// The absolute URL of `path_and_query`.
+    pub fn at(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.url)
+    }
+
+    /// Uploads `content` to `name` in one POST; panics unless it is created.
+    pub async fn push_blob(&self, name: &str, content: &[u8]) -> Digest {
+        let digest = Digest::of(Algorithm::Sha256, content);
+        let response = self
+            .client
+            .post(self.at(&format!("/v2/{name}/blobs/uploads/?digest={digest}")))
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        digest
+    }
+
+    /// Pushes a manifest of `media_type` under `reference`; returns the response.
+    pub async fn push_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        self.client
+            .put(self.at(&format!("/v2/{name}/manifests/{reference}")))
+            .header("content-type", media_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Pushes a one-layer OCI image under `tag`; returns the manifest's bytes and digest.
+    pub async fn push_image(&self, name: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, Digest) {
+        let config = br#"{"architecture":"amd64","os":"linux"}"#;
+        let config_digest = self.push_blob(name, config).await;
+        let layer_digest = self.push_blob(name, layer).await;
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        let response = self
+            .push_manifest(
+                name,
+                tag,
+                "application/vnd.oci.image.manifest.v1+json",
+                manifest.as_bytes(),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let digest = Digest::of(Algorithm::Sha256, manifest.as_bytes());
+        (manifest.into_bytes(), digest)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The OCI error code of a response body, if it has one.
+pub async fn error_code(response: reqwest::Response) -> Option<String> {
+    let text = response.text().await.ok()?;
+    let body: ErrorBody = serde_json::from_str(&text).ok()?;
+    body.errors.first().map(|e| e.code.clone())
+}
+
+/// The header's value as text.
+pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
