@@ -65,12 +65,14 @@ async fn put_checks_every_reference_but_the_subject() {
                 .unwrap(),
             None,
         ),
+        // A sparse index: the OCI specification lets a registry accept one, and by default
+        // the store does.
         (
             ImageIndex::builder()
                 .manifest(Descriptor::of(media_type::OCI_IMAGE_MANIFEST, b"child"))
                 .build()
                 .unwrap(),
-            Some(sha256(b"child")),
+            None,
         ),
     ];
     for (manifest, missing) in cases {
@@ -381,4 +383,23 @@ async fn mounts_from_a_named_repository_or_from_anywhere() {
         .unwrap();
     assert!(matches!(created, Created::Mounted(_)));
     assert_eq!(blob(&third, &layer.digest).await, b"shared layer");
+}
+
+#[tokio::test]
+async fn indexes_need_their_children_when_sparse_indexes_are_off() {
+    let registry = memory_with(RegistryOptions::new().with_sparse_indexes(false));
+    let repository = registry.repository(&name("app"));
+    let index = ImageIndex::builder()
+        .manifest(Descriptor::of(media_type::OCI_IMAGE_MANIFEST, b"child"))
+        .build()
+        .unwrap();
+    let result = repository
+        .manifests()
+        .put(index.bytes().clone(), Some(index.media_type()), None)
+        .await;
+    assert!(
+        matches!(&result, Err(StorageError::ManifestBlobUnknown { digest }) if *digest == sha256(b"child")),
+        "{result:?}"
+    );
+    assert!(!repository.manifests().exists(index.digest()).await.unwrap());
 }

@@ -64,9 +64,9 @@ impl ManifestStore {
 
     /// Stores a parsed manifest (under its [`Manifest::digest`], so the caller chooses the
     /// algorithm) and tags it when `tag` is given. Every blob it needs (config and layers,
-    /// except non-distributable layers with `urls`) must be linked into the repository and
-    /// every index entry must be a manifest of it, else [`StorageError::ManifestBlobUnknown`];
-    /// the `subject` need not exist. A manifest with a subject enters the referrers index.
+    /// except non-distributable layers with `urls`) must be linked into the repository, and,
+    /// unless sparse indexes are allowed (the default), every index entry must be a manifest
+    /// of it, else [`StorageError::ManifestBlobUnknown`]; the `subject` need not exist. A manifest with a subject enters the referrers index.
     pub async fn put_manifest(
         &self,
         manifest: &Manifest,
@@ -103,6 +103,7 @@ impl ManifestStore {
         for (role, descriptor) in manifest.references() {
             let present = match role {
                 DescriptorRole::Subject => continue,
+                DescriptorRole::Manifest if self.inner.options.sparse_indexes => continue,
                 DescriptorRole::Manifest => self.exists(&descriptor.digest).await?,
                 _ if !descriptor.urls.is_empty()
                     && is_non_distributable(&descriptor.media_type) =>

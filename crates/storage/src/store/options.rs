@@ -20,8 +20,13 @@ pub struct RegistryOptions {
     pub upload_secret: Vec<u8>,
     /// The largest manifest accepted, in bytes.
     pub max_manifest_size: usize,
-    /// The most tags or repositories one page may list.
+    /// The most tags, repositories or referrers one page of the API lists. The store's own
+    /// listing methods take their page size from the caller; the server applies this limit.
     pub max_page_size: usize,
+    /// Whether an index may name child manifests the repository does not have (a sparse
+    /// index, which the OCI specification lets a registry accept). On by default; when off,
+    /// every child must be there, like every blob an image manifest names.
+    pub sparse_indexes: bool,
     /// Upload sessions older than this are purged.
     pub upload_purge_age: Duration,
     /// How many blob descriptors the in-memory cache keeps; zero disables it.
@@ -36,6 +41,7 @@ impl Default for RegistryOptions {
             upload_secret: Vec::new(),
             max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
             max_page_size: 10_000,
+            sparse_indexes: true,
             upload_purge_age: Duration::from_secs(7 * 24 * 60 * 60),
             descriptor_cache_capacity: 10_000,
         }
@@ -46,6 +52,12 @@ impl RegistryOptions {
     /// The defaults.
     pub fn new() -> RegistryOptions {
         RegistryOptions::default()
+    }
+
+    /// Accepts (or refuses) indexes whose child manifests are not in the repository.
+    pub fn with_sparse_indexes(mut self, sparse: bool) -> Self {
+        self.sparse_indexes = sparse;
+        self
     }
 
     /// With deleting enabled or not.
@@ -99,6 +111,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("upload_secret", &"<redacted>")
             .field("max_manifest_size", &self.max_manifest_size)
             .field("max_page_size", &self.max_page_size)
+            .field("sparse_indexes", &self.sparse_indexes)
             .field("upload_purge_age", &self.upload_purge_age)
             .field("descriptor_cache_capacity", &self.descriptor_cache_capacity)
             .finish()

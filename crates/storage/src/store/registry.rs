@@ -61,14 +61,12 @@ impl Registry {
     }
 
     /// Up to `n` repository names after `last` (all of them from the start when `None`),
-    /// sorted by the full name. Only as much of the tree is read as the page needs. `n` is
-    /// capped at the page size limit.
+    /// sorted by the full name. Only as much of the tree is read as the page needs.
     pub async fn catalog(
         &self,
         n: usize,
         last: Option<&str>,
     ) -> Result<Vec<RepositoryName>, StorageError> {
-        let n = n.min(self.inner.options.max_page_size);
         catalog::page(&self.inner, n, last).await
     }
 

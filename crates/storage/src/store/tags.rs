@@ -55,7 +55,7 @@ impl TagStore {
         untag_locked(&self.inner, &self.name, tag).await
     }
 
-    /// Up to `n` tags after `last`, sorted; `n` is capped at the page size limit.
+    /// Up to `n` tags after `last`, sorted.
     /// [`StorageError::NameUnknown`] when the repository does not exist.
     pub async fn all(&self, n: usize, last: Option<&Tag>) -> Result<Vec<Tag>, StorageError> {
         if !repository_exists(&self.inner, &self.name).await? {
@@ -63,7 +63,6 @@ impl TagStore {
                 name: self.name.to_string(),
             });
         }
-        let n = n.min(self.inner.options.max_page_size);
         let mut names = self.inner.list_names(&paths::tags(&self.name)?).await?;
         names.sort_unstable();
         Ok(names
