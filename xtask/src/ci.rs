@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting, lints,
+//! every test, then the OCI conformance run against Gantry.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -37,6 +38,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     ))?;
     // One build serves every test: unit, doc, proptest, end-to-end, tidy and fuzz seed replay.
     let totals = test_workspace()?;
+    // The OCI conformance workflows against a fresh `gantry serve`, with the ratchet.
+    let conformance = crate::conformance::run(&[]);
     // One closing line for the whole run; cargo's own last line is only its last test binary's.
     println!(
         "tests: {} passed, {} failed, {} skipped",
@@ -45,6 +48,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if totals.failed > 0 || totals.passed == 0 {
         bail!("the tests did not pass");
     }
+    conformance?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }

@@ -22,6 +22,9 @@ pub struct Config {
     pub max_manifest_size: usize,
     /// The most entries one page of tags, catalog or referrers holds.
     pub max_page_size: usize,
+    /// Whether an index may name child manifests the repository lacks (on by default, as
+    /// the OCI specification allows; mirrors of one platform push such indexes).
+    pub sparse_indexes: bool,
     /// Upload sessions older than this many seconds are purged (7 days by default).
     pub upload_purge_age_secs: u64,
     /// How often, in seconds, the purge runs (hourly by default; 0 turns it off).
@@ -77,6 +80,7 @@ impl Default for Config {
             delete_enabled: false,
             max_manifest_size: gantry_spec::DEFAULT_MAX_MANIFEST_SIZE,
             max_page_size: 1000,
+            sparse_indexes: true,
             upload_purge_age_secs: 7 * 24 * 3600,
             upload_purge_interval_secs: 3600,
             upload_secret: None,
@@ -136,6 +140,7 @@ impl Config {
             "DELETE_ENABLED" => self.delete_enabled = parse_bool(value).ok_or_else(invalid)?,
             "MAX_MANIFEST_SIZE" => self.max_manifest_size = value.parse().map_err(|_| invalid())?,
             "MAX_PAGE_SIZE" => self.max_page_size = value.parse().map_err(|_| invalid())?,
+            "SPARSE_INDEXES" => self.sparse_indexes = parse_bool(value).ok_or_else(invalid)?,
             "UPLOAD_PURGE_AGE_SECS" => {
                 self.upload_purge_age_secs = value.parse().map_err(|_| invalid())?;
             }

@@ -55,6 +55,7 @@ impl Server {
             .with_delete_enabled(config.delete_enabled)
             .with_max_manifest_size(config.max_manifest_size)
             .with_max_page_size(config.max_page_size)
+            .with_sparse_indexes(config.sparse_indexes)
             .with_upload_purge_age(Duration::from_secs(config.upload_purge_age_secs))
             .with_upload_secret(secret);
         let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;

@@ -666,3 +666,39 @@ async fn uploads_continue_on_another_server_sharing_the_root() {
     second.stop().await;
     third.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_limit_caps_every_list_and_still_links_onward() {
+    let server = TestServer::start_with(|config| config.max_page_size = 2).await;
+    let (manifest, _) = server.push_image("capped", "a", b"layer").await;
+    for tag in ["b", "c"] {
+        let response = server
+            .push_manifest("capped", tag, OCI_MANIFEST, &manifest)
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    for path in ["/v2/capped/tags/list", "/v2/capped/tags/list?n=50"] {
+        let response = server.client.get(server.at(path)).send().await.unwrap();
+        assert_eq!(
+            header(&response, "link").as_deref(),
+            Some("</v2/capped/tags/list?n=2&last=b>; rel=\"next\""),
+            "{path}"
+        );
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"name":"capped","tags":["a","b"]}"#
+        );
+    }
+    let last = server
+        .client
+        .get(server.at("/v2/capped/tags/list?n=2&last=b"))
+        .send()
+        .await
+        .unwrap();
+    assert!(header(&last, "link").is_none());
+    assert_eq!(
+        last.text().await.unwrap(),
+        r#"{"name":"capped","tags":["c"]}"#
+    );
+    server.stop().await;
+}

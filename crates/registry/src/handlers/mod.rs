@@ -8,7 +8,7 @@ mod uploads;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gantry_spec::error_code::ErrorCode;
@@ -30,6 +30,7 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
         Err(error) => return route_error(error),
     };
     let (parts, body) = request.into_parts();
+    let unread_body_possible = parts.version <= Version::HTTP_11 && has_body(&parts.headers);
     let query = Query::parse(parts.uri.query());
     let method = parts.method;
     let headers = &parts.headers;
@@ -76,7 +77,26 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
         _ => Err(ApiError::new(ErrorCode::Unsupported)
             .message(format!("{method} is not supported on this endpoint"))),
     };
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    // An error may be answered before the body was read; the connection cannot carry another
+    // request after unread bytes, so the client is told to open a new one.
+    if unread_body_possible
+        && (response.status().is_client_error() || response.status().is_server_error())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Whether the request says it carries a body.
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value != "0")
 }
 
 /// The answer to a path that names no endpoint, or names one with an invalid part.

@@ -6,6 +6,8 @@
 //! signed for that repository and id: any server sharing the storage and the secret can carry
 //! the upload on, and a token cannot be pointed at another repository's session.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -211,17 +213,24 @@ fn check_chunk_range(writer: &BlobWriter, headers: &HeaderMap) -> Result<Option<
     Ok(Some(length))
 }
 
+/// The start time the session's token signs, when the token is genuine for this repository
+/// and id.
 fn verify_token(
     state: &AppState,
     name: &RepositoryName,
     id: &str,
     query: &Query,
-) -> Result<(), ApiError> {
+) -> Result<SystemTime, ApiError> {
     let token = query.get("_state").unwrap_or_default();
-    match state.registry.verify_upload_token(name, id, token) {
-        Some(_) => Ok(()),
-        None => Err(StorageError::BlobUploadUnknown { id: id.to_owned() }.into()),
-    }
+    state
+        .registry
+        .verify_upload_token(name, id, token)
+        .ok_or_else(|| StorageError::BlobUploadUnknown { id: id.to_owned() }.into())
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 async fn resume(
@@ -230,8 +239,13 @@ async fn resume(
     id: &str,
     query: &Query,
 ) -> Result<BlobWriter, ApiError> {
-    verify_token(state, name, id, query)?;
-    Ok(state.registry.repository(name).blobs().resume(id).await?)
+    let signed_start = verify_token(state, name, id, query)?;
+    let writer = state.registry.repository(name).blobs().resume(id).await?;
+    // The token names this very session, not an earlier one under the same id.
+    if unix_seconds(writer.started_at()) != unix_seconds(signed_start) {
+        return Err(StorageError::BlobUploadUnknown { id: id.to_owned() }.into());
+    }
+    Ok(writer)
 }
 
 /// Streams a request body into the upload.
