@@ -43,6 +43,11 @@ fn reference_parse() {
 }
 
 #[test]
+fn route_path() {
+    replay("route_path", fuzz_checks::route_path::check);
+}
+
+#[test]
 fn every_target_is_replayed() {
     let source = include_str!("fuzz_seed_replay.rs");
     for entry in fs::read_dir(project_root().join("fuzz/fuzz_targets")).unwrap() {
