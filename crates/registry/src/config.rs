@@ -221,6 +221,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses_to_the_defaults_it_claims() {
+        let example = Config::from_toml(include_str!("../../../docs/gantry.example.toml")).unwrap();
+        let expected = Config {
+            metrics_listen: Some("127.0.0.1:5001".parse().unwrap()),
+            ..Config::default()
+        };
+        assert_eq!(example, expected);
+    }
+
+    #[test]
     fn bad_settings_are_errors() {
         assert!(Config::from_toml("listen = 5").is_err());
         assert!(Config::from_toml("unknown_field = 1").is_err());

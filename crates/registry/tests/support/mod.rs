@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 /// A running server; dropping it stops the server.
 pub struct TestServer {
     pub url: String,
+    /// The metrics listener's URL, when the config asked for one.
+    pub metrics_url: Option<String>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -54,6 +56,9 @@ impl TestServer {
         adjust(&mut config);
         let server = Server::bind(&config).await.unwrap();
         let url = format!("http://{}", server.local_addr().unwrap());
+        let metrics_url = server
+            .metrics_addr()
+            .map(|address| format!("http://{address}"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -70,10 +75,18 @@ impl TestServer {
             .unwrap();
         TestServer {
             url,
+            metrics_url,
             client,
             stop: Some(stop),
             task: Some(task),
             _root: None,
+        }
+    }
+
+    /// Asks the server to stop, without waiting.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 
