@@ -84,12 +84,7 @@ async fn bad_requests_get_oci_errors() {
     let blob = Digest::of(Algorithm::Sha256, b"layer");
     let missing = Digest::of(Algorithm::Sha256, b"never pushed");
     let hex = "a".repeat(64);
-    let session = server
-        .client
-        .post(server.at("/v2/team/app/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let session = server.post("/v2/team/app/blobs/uploads/").await;
     let location = header(&session, "location").unwrap();
     let (session_path, token) = location.split_once("?_state=").unwrap();
     let huge_manifest = format!(
@@ -418,41 +413,23 @@ async fn bad_requests_get_oci_errors() {
     // None of it left anything visible, and the server still serves what it had.
     for reference in ["bad", "old", "mixed", "missing", "huge"] {
         let response = server
-            .client
-            .get(server.at(&format!("/v2/team/app/manifests/{reference}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v2/team/app/manifests/{reference}"))
+            .await;
         assert_eq!(
             response.status(),
             404,
             "manifest {reference} became visible"
         );
     }
-    let response = server
-        .client
-        .get(server.at(&format!("/v2/team/app/blobs/{missing}")))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get(&format!("/v2/team/app/blobs/{missing}")).await;
     assert_eq!(response.status(), 404, "a mismatched upload became visible");
-    let response = server
-        .client
-        .get(server.at("/v2/team/app/manifests/v1"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/v2/team/app/manifests/v1").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.bytes().await.unwrap().as_ref(),
         manifest.as_slice()
     );
-    let response = server
-        .client
-        .get(server.at("/v2/team/app/tags/list"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/v2/team/app/tags/list").await;
     assert_eq!(
         response.text().await.unwrap(),
         r#"{"name":"team/app","tags":["v1"]}"#
@@ -489,12 +466,7 @@ async fn cut_bodies_and_length_lies_leave_nothing_visible() {
     let _ = raw_exchange(&address, &request, true).await;
 
     // A monolithic PUT whose Content-Length promises more than it sends.
-    let session = server
-        .client
-        .post(server.at("/v2/cut/app/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let session = server.post("/v2/cut/app/blobs/uploads/").await;
     let location = header(&session, "location").unwrap();
     let head = format!(
         "PUT {location}&digest={digest} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n",
@@ -505,21 +477,11 @@ async fn cut_bodies_and_length_lies_leave_nothing_visible() {
     let _ = raw_exchange(&address, &request, true).await;
 
     // Neither became visible, and the half-sent session reports what arrived.
-    let response = server
-        .client
-        .head(server.at(&format!("/v2/cut/app/blobs/{digest}")))
-        .send()
-        .await
-        .unwrap();
+    let response = server.head(&format!("/v2/cut/app/blobs/{digest}")).await;
     assert_eq!(response.status(), 404);
     let mut status = None;
     for _ in 0..50 {
-        let response = server
-            .client
-            .get(server.at(&location))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get(&location).await;
         if response.status() == 204 && header(&response, "range").as_deref() == Some("0-999") {
             status = Some(response);
             break;
@@ -541,12 +503,7 @@ async fn cut_bodies_and_length_lies_leave_nothing_visible() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let response = server
-        .client
-        .get(server.at(&format!("/v2/cut/app/blobs/{digest}")))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get(&format!("/v2/cut/app/blobs/{digest}")).await;
     assert_eq!(response.bytes().await.unwrap().as_ref(), content.as_slice());
     server.stop().await;
 }

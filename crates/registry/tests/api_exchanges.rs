@@ -14,7 +14,7 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 async fn base_answers_with_the_api_version() {
     let server = TestServer::start().await;
     for path in ["/v2/", "/v2"] {
-        let response = server.client.get(server.at(path)).send().await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             header(&response, "docker-distribution-api-version").as_deref(),
@@ -31,12 +31,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
     let digest = Digest::of(Algorithm::Sha256, &content);
 
     // POST then PUT with the whole body.
-    let start = server
-        .client
-        .post(server.at("/v2/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = server.post("/v2/a/blobs/uploads/").await;
     assert_eq!(start.status(), 202);
     assert_eq!(header(&start, "range").as_deref(), Some("0-0"));
     assert!(header(&start, "docker-upload-uuid").is_some());
@@ -60,12 +55,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
     );
 
     // Chunked PATCHes with Content-Range, the status in between, then PUT with no body.
-    let start = server
-        .client
-        .post(server.at("/v2/b/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = server.post("/v2/b/blobs/uploads/").await;
     let mut location = header(&start, "location").unwrap();
     for (i, chunk) in content.chunks(30_000).enumerate() {
         let first = i * 30_000;
@@ -86,12 +76,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
             Some(format!("0-{}", first + chunk.len() - 1))
         );
         location = header(&response, "location").unwrap();
-        let status = server
-            .client
-            .get(server.at(&location))
-            .send()
-            .await
-            .unwrap();
+        let status = server.get(&location).await;
         assert_eq!(status.status(), 204);
         assert_eq!(
             header(&status, "range"),
@@ -107,12 +92,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
     assert_eq!(done.status(), 201);
 
     // A streamed PATCH (no Content-Range), then PUT.
-    let start = server
-        .client
-        .post(server.at("/v2/c/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = server.post("/v2/c/blobs/uploads/").await;
     let location = header(&start, "location").unwrap();
     let patched = server
         .client
@@ -142,11 +122,8 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
         .unwrap();
     assert_eq!(single.status(), 201);
     let start = server
-        .client
-        .post(server.at("/v2/e/blobs/uploads/?digest-algorithm=sha512"))
-        .send()
-        .await
-        .unwrap();
+        .post("/v2/e/blobs/uploads/?digest-algorithm=sha512")
+        .await;
     let location = header(&start, "location").unwrap();
     let done = server
         .client
@@ -159,12 +136,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
 
     // Reads: whole, HEAD, and ranges of each form.
     for name in ["a", "b", "c"] {
-        let response = server
-            .client
-            .get(server.at(&format!("/v2/{name}/blobs/{digest}")))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get(&format!("/v2/{name}/blobs/{digest}")).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             header(&response, "docker-content-digest"),
@@ -174,19 +146,9 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
         assert_eq!(header(&response, "accept-ranges").as_deref(), Some("bytes"));
         assert_eq!(response.bytes().await.unwrap().as_ref(), content.as_slice());
     }
-    let response = server
-        .client
-        .get(server.at(&format!("/v2/d/blobs/{sha512}")))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get(&format!("/v2/d/blobs/{sha512}")).await;
     assert_eq!(response.bytes().await.unwrap().as_ref(), content.as_slice());
-    let head = server
-        .client
-        .head(server.at(&format!("/v2/a/blobs/{digest}")))
-        .send()
-        .await
-        .unwrap();
+    let head = server.head(&format!("/v2/a/blobs/{digest}")).await;
     assert_eq!(head.status(), 200);
     assert_eq!(
         header(&head, "content-length"),
@@ -231,12 +193,7 @@ async fn blobs_upload_every_way_and_read_back_with_ranges() {
     );
 
     // A repository sees only its own blobs.
-    let other = server
-        .client
-        .head(server.at(&format!("/v2/z/blobs/{digest}")))
-        .send()
-        .await
-        .unwrap();
+    let other = server.head(&format!("/v2/z/blobs/{digest}")).await;
     assert_eq!(other.status(), 404);
     server.stop().await;
 }
@@ -246,34 +203,25 @@ async fn mounts_link_blobs_from_other_repositories() {
     let server = TestServer::start().await;
     let digest = server.push_blob("source/repo", b"shared layer").await;
     let mounted = server
-        .client
-        .post(server.at(&format!(
+        .post(&format!(
             "/v2/target/repo/blobs/uploads/?mount={digest}&from=source/repo"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(mounted.status(), 201);
     assert_eq!(
         header(&mounted, "location"),
         Some(format!("/v2/target/repo/blobs/{digest}"))
     );
     let anonymous = server
-        .client
-        .post(server.at(&format!("/v2/third/repo/blobs/uploads/?mount={digest}")))
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("/v2/third/repo/blobs/uploads/?mount={digest}"))
+        .await;
     assert_eq!(anonymous.status(), 201);
     let missing = Digest::of(Algorithm::Sha256, b"nowhere");
     let fallback = server
-        .client
-        .post(server.at(&format!(
+        .post(&format!(
             "/v2/target/repo/blobs/uploads/?mount={missing}&from=source/repo"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(
         fallback.status(),
         202,
@@ -285,12 +233,7 @@ async fn mounts_link_blobs_from_other_repositories() {
             .contains("/v2/target/repo/blobs/uploads/")
     );
     for name in ["target/repo", "third/repo"] {
-        let response = server
-            .client
-            .get(server.at(&format!("/v2/{name}/blobs/{digest}")))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get(&format!("/v2/{name}/blobs/{digest}")).await;
         assert_eq!(response.bytes().await.unwrap().as_ref(), b"shared layer");
     }
     server.stop().await;
@@ -304,11 +247,8 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
     // By tag and by digest, GET and HEAD: the exact bytes, with the pushed type.
     for reference in ["v1".to_owned(), digest.to_string()] {
         let response = server
-            .client
-            .get(server.at(&format!("/v2/team/app/manifests/{reference}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v2/team/app/manifests/{reference}"))
+            .await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             header(&response, "content-type").as_deref(),
@@ -323,11 +263,8 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
             manifest.as_slice()
         );
         let head = server
-            .client
-            .head(server.at(&format!("/v2/team/app/manifests/{reference}")))
-            .send()
-            .await
-            .unwrap();
+            .head(&format!("/v2/team/app/manifests/{reference}"))
+            .await;
         assert_eq!(head.status(), 200);
         assert_eq!(
             header(&head, "content-length"),
@@ -374,11 +311,8 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
     assert_eq!(header(&response, "oci-subject"), Some(digest.to_string()));
 
     let referrers = server
-        .client
-        .get(server.at(&format!("/v2/team/app/referrers/{digest}")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v2/team/app/referrers/{digest}"))
+        .await;
     assert_eq!(referrers.status(), 200);
     assert_eq!(
         header(&referrers, "content-type").as_deref(),
@@ -400,13 +334,10 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
     );
 
     let filtered = server
-        .client
-        .get(server.at(&format!(
+        .get(&format!(
             "/v2/team/app/referrers/{digest}?artifactType=application/vnd.example.sbom"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(
         header(&filtered, "oci-filters-applied").as_deref(),
         Some("artifactType")
@@ -417,11 +348,8 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
 
     let unknown = Digest::of(Algorithm::Sha256, b"no subject");
     let none = server
-        .client
-        .get(server.at(&format!("/v2/team/app/referrers/{unknown}")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v2/team/app/referrers/{unknown}"))
+        .await;
     assert_eq!(
         none.status(),
         200,
@@ -429,37 +357,21 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
     );
 
     // Deleting a tag untags; deleting the digest removes it and every tag.
-    let response = server
-        .client
-        .delete(server.at("/v2/team/app/manifests/v2"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.delete("/v2/team/app/manifests/v2").await;
     assert_eq!(response.status(), 202);
-    let tags = server
-        .client
-        .get(server.at("/v2/team/app/tags/list"))
-        .send()
-        .await
-        .unwrap();
+    let tags = server.get("/v2/team/app/tags/list").await;
     assert_eq!(
         tags.text().await.unwrap(),
         r#"{"name":"team/app","tags":["latest","v1"]}"#
     );
     let response = server
-        .client
-        .delete(server.at(&format!("/v2/team/app/manifests/{digest}")))
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v2/team/app/manifests/{digest}"))
+        .await;
     assert_eq!(response.status(), 202);
     for reference in ["v1", "latest"] {
         let response = server
-            .client
-            .get(server.at(&format!("/v2/team/app/manifests/{reference}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v2/team/app/manifests/{reference}"))
+            .await;
         assert_eq!(response.status(), 404, "{reference}");
     }
     server.stop().await;
@@ -477,16 +389,11 @@ async fn deleting_is_refused_unless_enabled() {
             Digest::of(Algorithm::Sha256, b"layer")
         ),
     ] {
-        let response = server.client.delete(server.at(&path)).send().await.unwrap();
+        let response = server.delete(&path).await;
         assert_eq!(response.status(), 405, "{path}");
         assert_eq!(error_code(response).await.as_deref(), Some("UNSUPPORTED"));
     }
-    let response = server
-        .client
-        .get(server.at("/v2/team/app/manifests/v1"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/v2/team/app/manifests/v1").await;
     assert_eq!(response.status(), 200);
     server.stop().await;
 }
@@ -519,7 +426,7 @@ async fn tag_lists_and_the_catalog_page_with_links() {
     let mut next = Some("/v2/paged/tags/list?n=2".to_owned());
     for _ in 0..10 {
         let Some(path) = next.take() else { break };
-        let response = server.client.get(server.at(&path)).send().await.unwrap();
+        let response = server.get(&path).await;
         assert_eq!(response.status(), 200);
         next = header(&response, "link").map(|link| {
             assert!(link.ends_with("; rel=\"next\""), "{link}");
@@ -538,42 +445,22 @@ async fn tag_lists_and_the_catalog_page_with_links() {
         ]
     );
 
-    let zero = server
-        .client
-        .get(server.at("/v2/paged/tags/list?n=0"))
-        .send()
-        .await
-        .unwrap();
+    let zero = server.get("/v2/paged/tags/list?n=0").await;
     assert!(header(&zero, "link").is_none());
     assert_eq!(zero.text().await.unwrap(), r#"{"name":"paged","tags":[]}"#);
-    let after = server
-        .client
-        .get(server.at("/v2/paged/tags/list?last=t2"))
-        .send()
-        .await
-        .unwrap();
+    let after = server.get("/v2/paged/tags/list?last=t2").await;
     assert_eq!(
         after.text().await.unwrap(),
         r#"{"name":"paged","tags":["t3","t4"]}"#
     );
 
     // The catalog, lexically ordered by full name, in pages.
-    let all = server
-        .client
-        .get(server.at("/v2/_catalog"))
-        .send()
-        .await
-        .unwrap();
+    let all = server.get("/v2/_catalog").await;
     assert_eq!(
         all.text().await.unwrap(),
         r#"{"repositories":["alpha","beta-two","beta/one","gamma","paged"]}"#
     );
-    let first = server
-        .client
-        .get(server.at("/v2/_catalog?n=2"))
-        .send()
-        .await
-        .unwrap();
+    let first = server.get("/v2/_catalog?n=2").await;
     assert_eq!(
         header(&first, "link").as_deref(),
         Some("</v2/_catalog?n=2&last=beta-two>; rel=\"next\"")
@@ -582,22 +469,12 @@ async fn tag_lists_and_the_catalog_page_with_links() {
         first.text().await.unwrap(),
         r#"{"repositories":["alpha","beta-two"]}"#
     );
-    let second = server
-        .client
-        .get(server.at("/v2/_catalog?n=2&last=beta-two"))
-        .send()
-        .await
-        .unwrap();
+    let second = server.get("/v2/_catalog?n=2&last=beta-two").await;
     assert_eq!(
         second.text().await.unwrap(),
         r#"{"repositories":["beta/one","gamma"]}"#
     );
-    let empty = server
-        .client
-        .get(server.at("/v2/_catalog?n=0"))
-        .send()
-        .await
-        .unwrap();
+    let empty = server.get("/v2/_catalog?n=0").await;
     assert_eq!(empty.text().await.unwrap(), r#"{"repositories":[]}"#);
     server.stop().await;
 }
@@ -610,12 +487,7 @@ async fn uploads_continue_on_another_server_sharing_the_root() {
     let content = vec![42u8; 200_000];
     let digest = Digest::of(Algorithm::Sha256, &content);
 
-    let start = first
-        .client
-        .post(first.at("/v2/shared/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = first.post("/v2/shared/blobs/uploads/").await;
     let location = header(&start, "location").unwrap();
     let response = second
         .client
@@ -640,12 +512,7 @@ async fn uploads_continue_on_another_server_sharing_the_root() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201, "and the first finishes it");
-    let read = second
-        .client
-        .get(second.at(&format!("/v2/shared/blobs/{digest}")))
-        .send()
-        .await
-        .unwrap();
+    let read = second.get(&format!("/v2/shared/blobs/{digest}")).await;
     assert_eq!(read.bytes().await.unwrap().as_ref(), content.as_slice());
 
     // A server with another secret cannot touch the session.
@@ -653,14 +520,9 @@ async fn uploads_continue_on_another_server_sharing_the_root() {
         config.upload_secret = Some("another secret".into())
     })
     .await;
-    let start = first
-        .client
-        .post(first.at("/v2/shared/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = first.post("/v2/shared/blobs/uploads/").await;
     let location = header(&start, "location").unwrap();
-    let response = third.client.get(third.at(&location)).send().await.unwrap();
+    let response = third.get(&location).await;
     assert_eq!(response.status(), 404);
     first.stop().await;
     second.stop().await;
@@ -678,7 +540,7 @@ async fn the_page_limit_caps_every_list_and_still_links_onward() {
         assert_eq!(response.status(), 201);
     }
     for path in ["/v2/capped/tags/list", "/v2/capped/tags/list?n=50"] {
-        let response = server.client.get(server.at(path)).send().await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(
             header(&response, "link").as_deref(),
             Some("</v2/capped/tags/list?n=2&last=b>; rel=\"next\""),
@@ -689,12 +551,7 @@ async fn the_page_limit_caps_every_list_and_still_links_onward() {
             r#"{"name":"capped","tags":["a","b"]}"#
         );
     }
-    let last = server
-        .client
-        .get(server.at("/v2/capped/tags/list?n=2&last=b"))
-        .send()
-        .await
-        .unwrap();
+    let last = server.get("/v2/capped/tags/list?n=2&last=b").await;
     assert!(header(&last, "link").is_none());
     assert_eq!(
         last.text().await.unwrap(),

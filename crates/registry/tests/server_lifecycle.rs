@@ -18,12 +18,7 @@ async fn health_readiness_and_counters() {
     .await;
     let metrics_url = server.metrics_url.clone().expect("a metrics listener");
     server.push_image("counted/app", "v1", b"layer").await;
-    let missing = server
-        .client
-        .get(server.at("/v2/counted/app/manifests/v9"))
-        .send()
-        .await
-        .unwrap();
+    let missing = server.get("/v2/counted/app/manifests/v9").await;
     assert_eq!(missing.status(), 404);
     assert!(header(&missing, "x-request-id").is_some());
 
@@ -53,12 +48,7 @@ async fn health_readiness_and_counters() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
-    let api = server
-        .client
-        .get(server.at("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let api = server.get("/metrics").await;
     assert_eq!(api.status(), 404, "metrics are not on the API listener");
     server.stop().await;
 }
@@ -66,12 +56,7 @@ async fn health_readiness_and_counters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_an_upload_in_flight_finish() {
     let mut server = TestServer::start().await;
-    let start = server
-        .client
-        .post(server.at("/v2/slow/app/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = server.post("/v2/slow/app/blobs/uploads/").await;
     let location = header(&start, "location").unwrap();
 
     // A PATCH whose body arrives in pieces, with shutdown asked for halfway through.

@@ -108,6 +108,42 @@ impl TestServer {
         format!("{}{path_and_query}", self.url)
     }
 
+    /// GET `path_and_query`.
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(self.at(path_and_query))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// HEAD `path_and_query`.
+    pub async fn head(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .head(self.at(path_and_query))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// DELETE `path_and_query`.
+    pub async fn delete(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .delete(self.at(path_and_query))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST `path_and_query` with no body.
+    pub async fn post(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .post(self.at(path_and_query))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Uploads `content` to `name` in one POST; panics unless it is created.
     pub async fn push_blob(&self, name: &str, content: &[u8]) -> Digest {
         let digest = Digest::of(Algorithm::Sha256, content);
