@@ -1,9 +1,13 @@
 //! The shared driver test suite: every driver runs it in one line.
 //!
-//! ```ignore
-//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use gantry_storage::InMemoryDriver;
+//!
+//! // In a driver's tests: #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 //! async fn passes_the_driver_suite() {
-//!     gantry_storage::testing::driver_suite(Arc::new(MyDriver::new())).await;
+//!     gantry_storage::testing::driver_suite(Arc::new(InMemoryDriver::new())).await;
 //! }
 //! ```
 //!
