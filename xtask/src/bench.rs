@@ -1,6 +1,8 @@
 //! `cargo xtask bench [subject…]`: Gantry's benchmarks run beside their peers in the same run,
 //! with the figures written into `docs/benchmarks.md` between each subject's markers.
 
+mod server;
+
 use std::fs;
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use anyhow::{Context, bail};
 use crate::project_root;
 use crate::shell::{cmd, exec, read};
 
-const SUBJECTS: &[&str] = &["digest", "reference"];
+const SUBJECTS: &[&str] = &["digest", "reference", "server"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let chosen: Vec<&str> = if args.is_empty() {
@@ -21,6 +23,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let section = match subject {
             "digest" => digest()?,
             "reference" => reference()?,
+            "server" => server::section()?,
             other => bail!("no benchmark `{other}`; there are: {}", SUBJECTS.join(", ")),
         };
         println!("{section}");

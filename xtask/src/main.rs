@@ -20,7 +20,9 @@ Tasks:
                               (fuzz seed replay and the tidy checks included)
   fuzz <target> [--seconds N] run one cargo-fuzz target (installs cargo-fuzz when missing);
                               `cargo xtask fuzz list` names the targets
-  bench [digest|reference]    run benchmarks beside their peers and rewrite docs/benchmarks.md
+  bench [digest|reference|server]
+                              run benchmarks beside their peers and rewrite docs/benchmarks.md
+                              (`server`: gantry serve against Debian's docker-registry)
   conformance [--url URL] [--workflows a,b] [--junit FILE] [--expected-failures FILE]
                               run the OCI conformance runner; without --url, against a fresh
                               `gantry serve` on an ephemeral port (see docs/conformance.md)
