@@ -1,0 +1,323 @@
+//! Blobs: head, get as a stream that verifies its digest as it streams, and get a byte range.
+
+use std::fmt;
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use gantry_reference::{Digest, Digester, Reference};
+use gantry_spec::Descriptor;
+use reqwest::header::{HeaderValue, RANGE};
+use reqwest::{Method, Response};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::http::{self, Call, header_str};
+use crate::manifests::{CONTENT_DIGEST, content_length};
+
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// A blob's bytes as they arrive, checked against the expected length and digest.
+///
+/// The stream holds back the most recent chunk until the next one arrives, so the final chunk
+/// is handed out only after the whole body has hashed to the expected digest: when the bytes do
+/// not match, the stream yields [`ClientError::DigestMismatch`] (or
+/// [`ClientError::SizeMismatch`]) in its place and ends. A caller that writes every chunk it
+/// receives therefore never completes an unverified blob. After an error the stream ends.
+pub struct BlobStream {
+    body: ByteStream,
+    method: Method,
+    url: String,
+    expected_len: Option<u64>,
+    received: u64,
+    check: Option<(Digest, Digester)>,
+    held: Option<Bytes>,
+    done: bool,
+}
+
+impl fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("url", &self.url)
+            .field("expected_len", &self.expected_len)
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobStream {
+    fn new(
+        method: Method,
+        url: String,
+        response: Response,
+        expected_len: Option<u64>,
+        digest: Option<&Digest>,
+    ) -> BlobStream {
+        BlobStream {
+            body: Box::pin(response.bytes_stream()),
+            method,
+            url,
+            expected_len,
+            received: 0,
+            check: digest.map(|d| (d.clone(), d.algorithm().digester())),
+            held: None,
+            done: false,
+        }
+    }
+
+    /// The length the stream will have, when the registry announced it.
+    pub fn len(&self) -> Option<u64> {
+        self.expected_len
+    }
+
+    /// Whether the stream is announced as empty.
+    pub fn is_empty(&self) -> bool {
+        self.expected_len == Some(0)
+    }
+
+    /// The digest the bytes are checked against; `None` for a byte range, which is checked for
+    /// its length only.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.check.as_ref().map(|(digest, _)| digest)
+    }
+
+    /// Reads the whole stream into memory: for small blobs such as configs only.
+    pub async fn collect(mut self) -> Result<Bytes, ClientError> {
+        use futures_util::StreamExt;
+        let mut buffer = bytes::BytesMut::new();
+        while let Some(chunk) = self.next().await {
+            buffer.extend_from_slice(&chunk?);
+        }
+        Ok(buffer.freeze())
+    }
+
+    fn fail(&mut self, error: ClientError) -> Poll<Option<Result<Bytes, ClientError>>> {
+        self.done = true;
+        self.held = None;
+        Poll::Ready(Some(Err(error)))
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Bytes, ClientError>>> {
+        if let Some(expected) = self.expected_len
+            && self.received != expected
+        {
+            return self.fail(ClientError::SizeMismatch {
+                expected,
+                actual: self.received,
+            });
+        }
+        if let Some((expected, digester)) = self.check.take() {
+            let actual = digester.finish();
+            if actual != expected {
+                return self.fail(ClientError::DigestMismatch { expected, actual });
+            }
+        }
+        self.done = true;
+        Poll::Ready(self.held.take().map(Ok))
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.body.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return this.finish(),
+                Poll::Ready(Some(Err(error))) => {
+                    let error =
+                        ClientError::transport(&this.method, &this.url, "reading the body", error);
+                    return this.fail(error);
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    this.received += chunk.len() as u64;
+                    if let Some(expected) = this.expected_len
+                        && this.received > expected
+                    {
+                        let actual = this.received;
+                        return this.fail(ClientError::SizeMismatch { expected, actual });
+                    }
+                    if let Some((_, digester)) = &mut this.check {
+                        digester.update(&chunk);
+                    }
+                    if let Some(previous) = this.held.replace(chunk) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Client {
+    /// The size of blob `digest` in the repository `reference` names.
+    pub async fn head_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<u64, ClientError> {
+        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let method = Method::HEAD;
+        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        check_digest_header(&method, &url, &response, digest)?;
+        content_length(&method, &url, &response)
+    }
+
+    /// Fetches blob `digest` as a stream verified against it (see [`BlobStream`]). Redirects to
+    /// other hosts (storage backends) are followed, without the `Authorization` header.
+    pub async fn get_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<BlobStream, ClientError> {
+        self.fetch_blob(reference, digest, None).await
+    }
+
+    /// [`get_blob`](Client::get_blob) for a descriptor: the body must also have the
+    /// descriptor's size, and a registry announcing another length is refused before any byte
+    /// is read.
+    pub async fn get_blob_descriptor(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<BlobStream, ClientError> {
+        self.fetch_blob(reference, &descriptor.digest, Some(descriptor.size))
+            .await
+    }
+
+    async fn fetch_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<BlobStream, ClientError> {
+        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let method = Method::GET;
+        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        if response.status().as_u16() != 200 {
+            return Err(ClientError::unexpected_status(
+                &method,
+                &url,
+                response.status().as_u16(),
+            ));
+        }
+        let announced = response.content_length();
+        if let (Some(size), Some(announced)) = (size, announced)
+            && size != announced
+        {
+            return Err(ClientError::SizeMismatch {
+                expected: size,
+                actual: announced,
+            });
+        }
+        Ok(BlobStream::new(
+            method,
+            url,
+            response,
+            size.or(announced),
+            Some(digest),
+        ))
+    }
+
+    /// Fetches `range` of blob `digest` (offsets in bytes, end exclusive). The bytes of a range
+    /// cannot be checked against the blob's digest: the stream checks their count only. The
+    /// registry must answer `206 Partial Content` with a `Content-Range` that starts at
+    /// `range.start`.
+    pub async fn get_blob_range(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        range: Range<u64>,
+    ) -> Result<BlobStream, ClientError> {
+        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let method = Method::GET;
+        if range.is_empty() {
+            return Err(ClientError::invalid_header(
+                &method,
+                &url,
+                "Range",
+                format!("{range:?}"),
+            ));
+        }
+        let value = format!("bytes={}-{}", range.start, range.end - 1);
+        let call = Call::new(method.clone(), &url).header(
+            RANGE,
+            HeaderValue::from_str(&value)
+                .map_err(|_| ClientError::invalid_header(&method, &url, "Range", value.clone()))?,
+        );
+        let response = http::send(&self.inner, call).await?;
+        if response.status().as_u16() != 206 {
+            return Err(ClientError::unexpected_status(
+                &method,
+                &url,
+                response.status().as_u16(),
+            ));
+        }
+        let content_range = header_str(&response, "content-range")
+            .ok_or_else(|| ClientError::missing_header(&method, &url, "Content-Range"))?;
+        let (start, end) = parse_content_range(content_range)
+            .filter(|&(start, end)| start == range.start && end < range.end)
+            .ok_or_else(|| {
+                ClientError::invalid_header(&method, &url, "Content-Range", content_range)
+            })?;
+        Ok(BlobStream::new(
+            method,
+            url,
+            response,
+            Some(end - start + 1),
+            None,
+        ))
+    }
+}
+
+/// `bytes <start>-<end>/<total or *>` as (start, end), end inclusive.
+fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, _total) = rest.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    (start <= end).then_some((start, end))
+}
+
+fn check_digest_header(
+    method: &Method,
+    url: &str,
+    response: &Response,
+    expected: &Digest,
+) -> Result<(), ClientError> {
+    if let Some(value) = header_str(response, CONTENT_DIGEST) {
+        let announced = Digest::parse(value)
+            .map_err(|_| ClientError::invalid_header(method, url, CONTENT_DIGEST, value))?;
+        if announced.algorithm() == expected.algorithm() && &announced != expected {
+            return Err(ClientError::DigestMismatch {
+                expected: expected.clone(),
+                actual: announced,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_parse() {
+        assert_eq!(parse_content_range("bytes 0-9/10"), Some((0, 9)));
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 5)));
+        assert_eq!(parse_content_range("bytes 9-5/10"), None);
+        assert_eq!(parse_content_range("0-9/10"), None);
+        assert_eq!(parse_content_range("bytes 0-x/10"), None);
+    }
+}

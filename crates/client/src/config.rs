@@ -1,0 +1,204 @@
+//! [`ClientConfig`]: what a [`Client`](crate::Client) is built from, and [`RetryPolicy`].
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The default manifest size limit on push: 4 MiB, what registries accept.
+pub const DEFAULT_MAX_MANIFEST_PUSH: usize = 4 * 1024 * 1024;
+/// The default manifest size limit on pull: 8 MiB, generous to what registries serve.
+pub const DEFAULT_MAX_MANIFEST_PULL: usize = 8 * 1024 * 1024;
+/// The default limit on error and token bodies: 1 MiB.
+pub const DEFAULT_MAX_SMALL_BODY: usize = 1024 * 1024;
+/// The default chunk size of chunked uploads: 8 MiB.
+pub const DEFAULT_CHUNK_SIZE: usize = 8 * 1024 * 1024;
+
+/// How a [`Client`](crate::Client) talks to registries.
+///
+/// ```
+/// use std::time::Duration;
+/// use gantry_client::ClientConfig;
+///
+/// let config = ClientConfig::default()
+///     .with_user_agent("my-tool/1.0")
+///     .with_insecure_host("registry.lan:5000")
+///     .with_request_timeout(Duration::from_secs(60));
+/// assert!(config.allows_plain_http("registry.lan:5000"));
+/// assert!(config.allows_plain_http("127.0.0.1:5000"));
+/// assert!(!config.allows_plain_http("ghcr.io"));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Hosts (`host` or `host:port`, as in references) that are spoken to over plain HTTP.
+    /// Loopback hosts always are.
+    pub insecure_hosts: BTreeSet<String>,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// How long a whole request may take, body included; `None` for no limit, the default,
+    /// since blob transfers take as long as they take.
+    pub request_timeout: Option<Duration>,
+    /// How long to wait for the next bytes of a response before giving up.
+    pub read_timeout: Duration,
+    /// When and how often to send a request again.
+    pub retry: RetryPolicy,
+    /// The largest manifest pushed, in bytes.
+    pub max_manifest_push: usize,
+    /// The largest manifest accepted on pull, in bytes.
+    pub max_manifest_pull: usize,
+    /// The largest error or token body read, in bytes.
+    pub max_small_body: usize,
+    /// The size of each `PATCH` of a chunked upload, raised to the registry's
+    /// `OCI-Chunk-Min-Length`.
+    pub chunk_size: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            user_agent: concat!("gantry-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            insecure_hosts: BTreeSet::new(),
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: None,
+            read_timeout: Duration::from_secs(120),
+            retry: RetryPolicy::default(),
+            max_manifest_push: DEFAULT_MAX_MANIFEST_PUSH,
+            max_manifest_pull: DEFAULT_MAX_MANIFEST_PULL,
+            max_small_body: DEFAULT_MAX_SMALL_BODY,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Sets the `User-Agent`.
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> ClientConfig {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Speaks plain HTTP to `host` (`host` or `host:port`).
+    pub fn with_insecure_host(mut self, host: impl Into<String>) -> ClientConfig {
+        self.insecure_hosts.insert(host.into());
+        self
+    }
+
+    /// Sets the timeout of a whole request.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> ClientConfig {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the chunk size of chunked uploads.
+    pub fn with_chunk_size(mut self, chunk_size: usize) -> ClientConfig {
+        self.chunk_size = chunk_size.max(1);
+        self
+    }
+
+    /// Whether `host` is spoken to over plain HTTP: loopback hosts and configured ones.
+    pub fn allows_plain_http(&self, host: &str) -> bool {
+        self.insecure_hosts.contains(host) || crate::endpoint::is_loopback(host)
+    }
+}
+
+/// Retries of idempotent requests and of transport failures: exponential backoff with jitter,
+/// honouring `Retry-After` on 429 and 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// How many times a request is sent in all (1 means never retried).
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with each retry.
+    pub initial_backoff: Duration,
+    /// The longest wait between two attempts, `Retry-After` included.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn never() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// `max_attempts` attempts, waiting from `initial_backoff` up to `max_backoff`.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: max_attempts.max(1),
+            initial_backoff,
+            max_backoff,
+        }
+    }
+
+    /// The wait before retry number `retry` (0 for the first): `initial_backoff * 2^retry`,
+    /// capped at `max_backoff`, with "equal jitter" (between half and all of it), so that
+    /// clients that failed together do not come back together.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        let half = base / 2;
+        half + half.mul_f64(jitter())
+    }
+}
+
+/// A number in [0, 1) that differs from call to call, from the standard library's random hash
+/// keys: enough for jitter, no dependency.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_and_stops_at_the_cap() {
+        let policy = RetryPolicy::new(10, Duration::from_millis(100), Duration::from_secs(1));
+        for (retry, full) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (30, 1000),
+            (99, 1000),
+        ] {
+            let wait = policy.backoff(retry);
+            let full = Duration::from_millis(full);
+            assert!(wait >= full / 2 && wait <= full, "retry {retry}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn never_means_one_attempt() {
+        assert_eq!(RetryPolicy::never().max_attempts, 1);
+        assert_eq!(
+            RetryPolicy::new(0, Duration::ZERO, Duration::ZERO).max_attempts,
+            1
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Sending requests: retries with backoff and `Retry-After`, error bodies parsed against the
+//! code table, and bodies read under a size limit.
+//!
+//! Every request of the client goes through [`send`]. Authentication will hook in here too: a
+//! `401` answer is where a challenge is read and the request sent again with credentials.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Response};
+
+use crate::client::Inner;
+use crate::error::{ClientError, registry_error};
+
+/// What a request carries.
+pub(crate) enum Body {
+    /// Nothing.
+    Empty,
+    /// Bytes that can be sent again on a retry.
+    Bytes(Bytes),
+}
+
+/// One request to send.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) url: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+    /// Whether sending the request twice has the effect of sending it once (GET, HEAD, PUT of a
+    /// manifest, DELETE): only those are retried after the registry saw them.
+    pub(crate) idempotent: bool,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, url: impl Into<String>) -> Call {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        Call {
+            method,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            idempotent,
+        }
+    }
+
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Call {
+        self.headers.append(name, value);
+        self
+    }
+
+    pub(crate) fn body(mut self, body: Body) -> Call {
+        self.body = body;
+        self
+    }
+}
+
+/// Sends `call`, retrying as the policy allows, and returns the response when its status is a
+/// success (2xx or an unfollowed 3xx); any other status becomes [`ClientError::Registry`].
+pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientError> {
+    let Call {
+        method,
+        url,
+        headers,
+        mut body,
+        idempotent,
+    } = call;
+    let policy = inner.config.retry;
+    let attempts = policy.max_attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut request = inner
+            .http
+            .request(method.clone(), &url)
+            .headers(headers.clone());
+        request = match std::mem::replace(&mut body, Body::Empty) {
+            Body::Empty => request,
+            Body::Bytes(bytes) => {
+                body = Body::Bytes(bytes.clone());
+                request.body(bytes)
+            }
+        };
+        let last = attempt >= attempts;
+        match request.send().await {
+            Err(error) => {
+                let retry = !last && (idempotent || error.is_connect());
+                let error = ClientError::transport(&method, &url, "sending the request", error);
+                if !retry {
+                    return Err(error);
+                }
+                let wait = policy.backoff(attempt - 1);
+                tracing::debug!(%method, %url, %error, ?wait, attempt, "retrying after a transport error");
+                tokio::time::sleep(wait).await;
+            }
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() || status.is_redirection() {
+                    return Ok(response);
+                }
+                let retry_after = retry_after(response.headers());
+                let body = read_prefix(response, inner.config.max_small_body).await;
+                let error = registry_error(&method, &url, status.as_u16(), &body);
+                if last || !idempotent || !error.is_retryable() {
+                    return Err(error);
+                }
+                let backoff = policy.backoff(attempt - 1);
+                let wait = match retry_after {
+                    Some(after) if matches!(status.as_u16(), 429 | 503) => {
+                        after.max(backoff).min(policy.max_backoff)
+                    }
+                    _ => backoff,
+                };
+                tracing::debug!(%method, %url, status = status.as_u16(), ?wait, attempt, "retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// `Retry-After` as a number of seconds. The HTTP-date form counts as absent, so the backoff
+/// applies.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The body of `response`, refusing more than `limit` bytes (by `Content-Length` before reading
+/// and by count while reading).
+pub(crate) async fn read_limited(
+    method: &Method,
+    url: &str,
+    mut response: Response,
+    limit: usize,
+    what: &'static str,
+) -> Result<Bytes, ClientError> {
+    let too_large = || ClientError::TooLarge {
+        what,
+        limit: u64::try_from(limit).unwrap_or(u64::MAX),
+    };
+    let expected = response.content_length();
+    if expected.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut buffer = BytesMut::with_capacity(expected.map_or(0, |len| len as usize));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ClientError::transport(method, url, "reading the body", e))?
+    {
+        if buffer.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    if let Some(expected) = expected
+        && expected != buffer.len() as u64
+    {
+        return Err(ClientError::SizeMismatch {
+            expected,
+            actual: buffer.len() as u64,
+        });
+    }
+    Ok(buffer.freeze())
+}
+
+/// At most `limit` bytes of the body of `response`, ignoring failures: for error bodies, which
+/// are read only to explain a failure.
+async fn read_prefix(mut response: Response, limit: usize) -> Bytes {
+    let mut buffer = BytesMut::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = limit.saturating_sub(buffer.len());
+        buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buffer.len() >= limit {
+            break;
+        }
+    }
+    buffer.freeze()
+}
+
+/// A response header as a string, when present and visible ASCII.
+pub(crate) fn header_str<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name)?.to_str().ok()
+}
+
+/// Percent-encodes a query parameter value (everything but RFC 3986's unreserved characters).
+pub(crate) fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let cases = [
+            ("3", Some(3)),
+            (" 10 ", Some(10)),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("-1", None),
+        ];
+        for (value, want) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(
+                retry_after(&headers),
+                want.map(Duration::from_secs),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            query_value("application/vnd.example+json"),
+            "application%2Fvnd.example%2Bjson"
+        );
+        assert_eq!(query_value("sha256:ab"), "sha256%3Aab");
+        assert_eq!(query_value("v1.0_x-y~"), "v1.0_x-y~");
+    }
+}

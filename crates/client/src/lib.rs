@@ -1,0 +1,54 @@
+//! A registry HTTP client for the OCI Distribution Specification.
+//!
+//! `gantry-client` sits above `gantry-reference` (digests, references) and `gantry-spec`
+//! (manifests, descriptors, the OCI error code table), and below `gantry-transfer` and the
+//! `gantry` command line; the registry server may use it for pull-through caching. It never
+//! touches storage: blobs move as verified streams of [`Bytes`](bytes::Bytes), and only
+//! manifests, bounded by a size limit, are read whole.
+//!
+//! - [`Client`] and [`ClientConfig`]: one connection pool (reqwest on hyper and rustls),
+//!   endpoint resolution ([`Endpoint`]: `docker.io` to its API host, HTTPS unless the host is
+//!   loopback or configured insecure), retries ([`RetryPolicy`]) and size limits.
+//! - Manifests: [`Client::get_manifest`] (verified by digest), [`Client::head_manifest`],
+//!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
+//! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
+//!   last chunk only once the digest matched, [`Client::get_blob_range`].
+//! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
+//!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use gantry_client::{Client, ClientConfig};
+//! use gantry_reference::Reference;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::new(ClientConfig::default())?;
+//! let reference = Reference::parse_normalized("localhost:5000/team/app:1.0")?;
+//! let manifest = client.get_manifest(&reference).await?;
+//! for layer in manifest.layers() {
+//!     let mut blob = client.get_blob_descriptor(&reference, layer).await?;
+//!     while let Some(chunk) = blob.next().await {
+//!         let _verified_so_far = chunk?;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod blobs;
+mod client;
+mod config;
+mod endpoint;
+mod error;
+mod http;
+mod manifests;
+
+pub use crate::blobs::BlobStream;
+pub use crate::client::Client;
+pub use crate::config::{
+    ClientConfig, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MANIFEST_PULL, DEFAULT_MAX_MANIFEST_PUSH,
+    DEFAULT_MAX_SMALL_BODY, RetryPolicy,
+};
+pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
+pub use crate::error::ClientError;
+pub use crate::manifests::MANIFEST_ACCEPT;

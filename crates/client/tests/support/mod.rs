@@ -1,0 +1,215 @@
+//! Servers on 127.0.0.1 with ephemeral ports for the client's tests: a real `gantry serve` in
+//! process, and small hostile servers that answer however a test tells them to.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses the helpers it needs"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support fails loudly"
+)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, Response};
+use gantry_client::{Client, ClientConfig, RetryPolicy};
+use gantry_reference::{Algorithm, Digest, Reference};
+use gantry_registry::{Config, Server};
+use tokio::sync::oneshot;
+
+/// A client for tests: retries quick enough not to slow the suite.
+pub fn client() -> Client {
+    client_with(ClientConfig::default())
+}
+
+/// [`client`] from `config`, with quick retries.
+pub fn client_with(config: ClientConfig) -> Client {
+    let config = config.with_retry(RetryPolicy::new(
+        3,
+        Duration::from_millis(1),
+        Duration::from_millis(50),
+    ));
+    Client::new(config).unwrap()
+}
+
+/// A reference to `rest` (`name:tag` or `name@digest`) on `host`.
+pub fn reference(host: &str, rest: &str) -> Reference {
+    Reference::parse(format!("{host}/{rest}")).unwrap()
+}
+
+/// The sha256 digest of `content`.
+pub fn sha256(content: &[u8]) -> Digest {
+    Digest::of(Algorithm::Sha256, content)
+}
+
+/// A running `gantry serve` with delete enabled on a fresh temporary root; dropping it stops
+/// the server.
+pub struct Registry {
+    /// `127.0.0.1:<port>`, as a reference's domain.
+    pub host: String,
+    stop: Option<oneshot::Sender<()>>,
+    _root: tempfile::TempDir,
+}
+
+impl Registry {
+    pub async fn start() -> Registry {
+        let root = tempfile::tempdir().unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            root: root.path().to_owned(),
+            delete_enabled: true,
+            upload_purge_interval_secs: 0,
+            ..Config::default()
+        };
+        let server = Server::bind(&config).await.unwrap();
+        let host = server.local_addr().unwrap().to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Registry {
+            host,
+            stop: Some(stop),
+            _root: root,
+        }
+    }
+
+    /// A reference to `rest` on this registry.
+    pub fn reference(&self, rest: &str) -> Reference {
+        reference(&self.host, rest)
+    }
+
+    /// Uploads `content` to `name` with a raw monolithic POST, not through the client.
+    pub async fn seed_blob(&self, name: &str, content: &[u8]) -> Digest {
+        let digest = sha256(content);
+        let response = reqwest::Client::new()
+            .post(format!(
+                "http://{}/v2/{name}/blobs/uploads/?digest={digest}",
+                self.host
+            ))
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        digest
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A request as a hostile server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: Method,
+    pub uri: String,
+    pub headers: HeaderMap,
+}
+
+/// A server that answers every request with what `answer` returns, and records the requests.
+pub struct Hostile {
+    /// `127.0.0.1:<port>`.
+    pub host: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Hostile {
+    pub async fn start<F>(answer: F) -> Hostile
+    where
+        F: Fn(&Seen) -> Response<Body> + Clone + Send + Sync + 'static,
+    {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let answer = answer.clone();
+            let record = Arc::clone(&record);
+            async move {
+                let seen = Seen {
+                    method: request.method().clone(),
+                    uri: request.uri().to_string(),
+                    headers: request.headers().clone(),
+                };
+                let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
+                let response = answer(&seen);
+                record.lock().unwrap().push(seen);
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Hostile {
+            host,
+            seen,
+            stop: Some(stop),
+        }
+    }
+
+    /// A reference to `rest` on this server.
+    pub fn reference(&self, rest: &str) -> Reference {
+        reference(&self.host, rest)
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A response with `status`, `headers` and `body`.
+pub fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Body>) -> Response<Body> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.into()).unwrap()
+}
+
+/// A body that sends `head`, waits until the client has the headers, then breaks the
+/// connection.
+pub fn cut_body(head: &'static [u8]) -> Body {
+    let stream = futures_util::stream::unfold(0u8, move |step| async move {
+        match step {
+            0 => Some((Ok(bytes::Bytes::from_static(head)), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((Err(std::io::Error::other("connection cut")), 2))
+            }
+            _ => None,
+        }
+    });
+    Body::from_stream(stream)
+}
