@@ -1,0 +1,204 @@
+//! The `gantry` binary, built once per test run, and `gantry serve` on a loopback port.
+//!
+//! `CARGO_BIN_EXE_gantry` exists only for tests of the `gantry` package itself, so the binary is
+//! found beside the running test: a test executable lives in `<target>/<profile>/deps/`, and
+//! `gantry` in `<target>/<profile>/`. That honours `CARGO_TARGET_DIR` and the profile. The first
+//! caller runs `cargo build -p gantry` there (a no-op when it is fresh), so a suite never runs a
+//! stale server; a `OnceLock` makes parallel tests build once.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::process::{Guard, STARTUP, wait_until_answers};
+
+/// How long building `gantry` may take (a cold build of the server and its dependencies).
+const BUILD: Duration = Duration::from_secs(900);
+
+/// The path of a freshly built `gantry` binary.
+pub fn gantry_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build)
+}
+
+/// `<target>` and `<profile>` from the running test's path, or the workspace's `target/debug`.
+fn target_and_profile() -> (PathBuf, String) {
+    let from_exe = std::env::current_exe().ok().and_then(|exe| {
+        let deps = exe.parent()?;
+        if deps.file_name()? != "deps" {
+            return None;
+        }
+        let profile_dir = deps.parent()?;
+        let profile = profile_dir.file_name()?.to_str()?.to_owned();
+        Some((profile_dir.parent()?.to_path_buf(), profile))
+    });
+    from_exe.unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::project_root().join("target"));
+        (target, "debug".to_owned())
+    })
+}
+
+/// The variables cargo sets for the package whose test is running.
+const SET_FOR_THE_PACKAGE: &[&str] = &[
+    "CARGO_BIN_NAME",
+    "CARGO_CRATE_NAME",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
+
+fn build() -> PathBuf {
+    let (target, profile) = target_and_profile();
+    let binary = target.join(&profile).join("gantry");
+    // Cargo names the `dev` profile's directory `debug`.
+    let cargo_profile = if profile == "debug" { "dev" } else { &profile };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "gantry",
+            "--profile",
+            cargo_profile,
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(crate::project_root())
+        .stdin(Stdio::null());
+    // Cargo runs a test with the variables it gives the package being built. Build scripts
+    // (ring's among them) rerun when those change, so passing them on would rebuild the
+    // dependencies here and again in the next `cargo test`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if SET_FOR_THE_PACKAGE.contains(&name.as_ref()) || name.starts_with("CARGO_PKG_") {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `cargo build -p gantry`: {e}"));
+    let deadline = Instant::now() + BUILD;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`cargo build -p gantry` took longer than {BUILD:?}");
+            }
+            Err(e) => panic!("cannot wait for `cargo build -p gantry`: {e}"),
+        }
+    };
+    assert!(status.success(), "`cargo build -p gantry` failed: {status}");
+    assert!(
+        binary.exists(),
+        "`cargo build -p gantry` succeeded but {} is missing",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `gantry serve`, killed when dropped.
+#[derive(Debug)]
+pub struct Gantry {
+    guard: Guard,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Gantry {
+    /// Starts `gantry serve --listen 127.0.0.1:0 --root ROOT --allow-delete`, with its log in
+    /// `dir`, and waits until it answers at the address its first line names.
+    pub fn start(root: &Path, dir: &Path) -> Gantry {
+        let binary = gantry_binary();
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let log = dir.join("gantry.log");
+        let log_file =
+            std::fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        // A clean environment, so no `GANTRY_*` variable of the caller's changes the settings.
+        let child = Command::new(binary)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-delete",
+                "--root",
+            ])
+            .arg(root)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut guard = Guard::new("gantry serve", child);
+        let addr = first_line_address(&mut guard, &log);
+        wait_until_answers(&mut guard, addr, || read_log(&log));
+        Gantry { guard, addr, log }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+
+    /// Kills it and waits until it is gone.
+    pub fn stop(self) {
+        self.guard.stop();
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Reads `listening on http://ADDR` from the first line of standard output, waiting at most
+/// [`STARTUP`]; the rest of the output is drained by a thread that ends with the process.
+fn first_line_address(guard: &mut Guard, log: &Path) -> SocketAddr {
+    let stdout = guard
+        .child_mut()
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("gantry serve has no stdout"));
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = send.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = receive.recv_timeout(STARTUP).unwrap_or_else(|_| {
+        panic!(
+            "gantry serve printed no first line within {STARTUP:?}\n{}",
+            read_log(log)
+        )
+    });
+    line.trim()
+        .strip_prefix("listening on http://")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "expected `listening on http://127.0.0.1:PORT` from gantry serve, got {line:?}\n{}",
+                read_log(log)
+            )
+        })
+}

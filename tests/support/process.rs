@@ -1,0 +1,150 @@
+//! Child processes that cannot outlive a test, and waiting for a registry to answer.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// How long a registry gets to start answering.
+pub const STARTUP: Duration = Duration::from_secs(30);
+
+/// A child process, killed and reaped when dropped, even when the test panics.
+#[derive(Debug)]
+pub struct Guard {
+    child: Child,
+    name: &'static str,
+}
+
+impl Guard {
+    /// Guards `child`; `name` is used in messages.
+    pub fn new(name: &'static str, child: Child) -> Guard {
+        Guard { child, name }
+    }
+
+    /// Panics if the process has exited.
+    pub fn assert_running(&mut self, what: &str) {
+        match self.child.try_wait() {
+            Ok(None) => {}
+            Ok(Some(status)) => panic!("{} exited ({status}) {what}", self.name),
+            Err(error) => panic!("cannot poll {}: {error}", self.name),
+        }
+    }
+
+    /// The process itself.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Kills the process and waits for it to be gone.
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A loopback port that was free a moment ago: bind port 0, read the port, release it.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap_or_else(|error| panic!("cannot bind a loopback port: {error}"));
+    listener
+        .local_addr()
+        .unwrap_or_else(|error| panic!("a bound listener has no address: {error}"))
+        .port()
+}
+
+/// Whether `GET /v2/` at `addr` answers 200.
+pub fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+}
+
+/// Waits, at most [`STARTUP`], until `GET /v2/` at `addr` answers 200; panics with `log()` if
+/// the process exits first or the time runs out.
+pub fn wait_until_answers(guard: &mut Guard, addr: SocketAddr, log: impl Fn() -> String) {
+    let deadline = Instant::now() + STARTUP;
+    while !answers(addr) {
+        if let Ok(Some(status)) = guard.child.try_wait() {
+            panic!(
+                "{} exited before answering on {addr}: {status}\n{}",
+                guard.name,
+                log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not answer GET /v2/ on {addr} within {STARTUP:?}\n{}",
+            guard.name,
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `command` to completion with its output captured, killing it after `timeout`.
+pub fn run_bounded(command: &mut std::process::Command, timeout: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let program = format!("{:?}", command.get_program());
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{program} did not finish within {timeout:?}");
+            }
+            Err(e) => panic!("cannot wait for {program}: {e}"),
+        }
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
