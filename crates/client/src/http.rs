@@ -19,6 +19,8 @@ pub(crate) enum Body {
     Empty,
     /// Bytes that can be sent again on a retry.
     Bytes(Bytes),
+    /// A stream, which can be sent once: a request with one is never retried.
+    Stream(reqwest::Body),
 }
 
 /// One request to send.
@@ -56,6 +58,12 @@ impl Call {
         self.body = body;
         self
     }
+
+    /// Sends the request once: the caller retries it its own way.
+    pub(crate) fn once(mut self) -> Call {
+        self.idempotent = false;
+        self
+    }
 }
 
 /// Sends `call`, retrying as the policy allows, and returns the response when its status is a
@@ -69,7 +77,10 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
         idempotent,
     } = call;
     let policy = inner.config.retry;
-    let attempts = policy.max_attempts.max(1);
+    let attempts = match body {
+        Body::Stream(_) => 1,
+        _ => policy.max_attempts.max(1),
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -83,6 +94,7 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                 body = Body::Bytes(bytes.clone());
                 request.body(bytes)
             }
+            Body::Stream(stream) => request.body(stream),
         };
         let last = attempt >= attempts;
         match request.send().await {

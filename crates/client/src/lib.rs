@@ -13,6 +13,9 @@
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
 //!   last chunk only once the digest matched, [`Client::get_blob_range`].
+//! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
+//!   streamed `PATCH`), [`Client::push_blob_chunked`] (resuming from the upload status),
+//!   [`Client::mount_blob`], and sessions ([`Upload`]) to inspect or cancel.
 //! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
 //!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
 //!
@@ -42,6 +45,7 @@ mod endpoint;
 mod error;
 mod http;
 mod manifests;
+mod uploads;
 
 pub use crate::blobs::BlobStream;
 pub use crate::client::Client;
@@ -52,3 +56,4 @@ pub use crate::config::{
 pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
 pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;
+pub use crate::uploads::Upload;

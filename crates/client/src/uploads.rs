@@ -1,0 +1,403 @@
+//! Blob uploads: monolithic, streamed `PATCH`, chunked `PATCH` with `Content-Range` (resuming
+//! from the upload status after a failed chunk), cross-repository mount, and cancel.
+//!
+//! Blob bodies come in as streams and go out as they come: a streamed upload holds no more than
+//! what the HTTP stack buffers, a chunked one no more than one chunk.
+
+use std::error::Error as StdError;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use gantry_reference::{Digest, Reference, RepositoryName};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, Response, Url};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::http::{self, Body, Call, header_str, query_value};
+
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+/// An upload session on a registry: where it is and how far it got.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    location: String,
+    offset: u64,
+    min_chunk: Option<u64>,
+}
+
+impl Upload {
+    /// The session's URL, as the registry last gave it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// How many bytes the registry holds, as it last said.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The smallest chunk the registry accepts (`OCI-Chunk-Min-Length`), if it said.
+    pub fn min_chunk(&self) -> Option<u64> {
+        self.min_chunk
+    }
+
+    /// The location with `query` appended.
+    fn with_query(&self, query: &str) -> String {
+        let separator = if self.location.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{}{separator}{query}", self.location)
+    }
+
+    /// Reads `Location` and `Range` from a session answer.
+    fn update(
+        &mut self,
+        method: &Method,
+        url: &str,
+        response: &Response,
+    ) -> Result<(), ClientError> {
+        self.location = location(method, url, response)?;
+        if let Some(range) = header_str(response, "range") {
+            self.offset = parse_range_end(range)
+                .ok_or_else(|| ClientError::invalid_header(method, url, "Range", range))?;
+        }
+        Ok(())
+    }
+}
+
+/// The absolute URL of a response's `Location`, resolved against the request URL.
+fn location(method: &Method, url: &str, response: &Response) -> Result<String, ClientError> {
+    let value = header_str(response, "location")
+        .ok_or_else(|| ClientError::missing_header(method, url, "Location"))?;
+    Url::parse(url)
+        .and_then(|base| base.join(value))
+        .map(String::from)
+        .map_err(|_| ClientError::invalid_header(method, url, "Location", value))
+}
+
+/// The number of bytes a `Range: 0-<end>` upload status says the registry holds.
+fn parse_range_end(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let value = value.strip_prefix("bytes=").unwrap_or(value);
+    let (start, end) = value.split_once('-')?;
+    if start != "0" {
+        return None;
+    }
+    end.parse::<u64>().ok().map(|end| end + 1)
+}
+
+/// Where `from` can be mounted from, as the query of a mount request.
+fn mount_query(digest: &Digest, from: &RepositoryName) -> String {
+    format!(
+        "mount={}&from={}",
+        query_value(digest.as_str()),
+        query_value(from.as_str())
+    )
+}
+
+impl Client {
+    /// Opens an upload session in the repository `reference` names.
+    pub async fn start_upload(&self, reference: &Reference) -> Result<Upload, ClientError> {
+        let url = self.repository(reference)?.url("blobs/uploads/");
+        self.open_session(&url).await
+    }
+
+    async fn open_session(&self, url: &str) -> Result<Upload, ClientError> {
+        let method = Method::POST;
+        let call = Call::new(method.clone(), url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        let response = http::send(&self.inner, call).await?;
+        if response.status().as_u16() != 202 {
+            return Err(ClientError::unexpected_status(
+                &method,
+                url,
+                response.status().as_u16(),
+            ));
+        }
+        let min_chunk = header_str(&response, "oci-chunk-min-length").and_then(|v| v.parse().ok());
+        Ok(Upload {
+            location: location(&method, url, &response)?,
+            offset: 0,
+            min_chunk,
+        })
+    }
+
+    /// Asks the registry how far `upload` got (`GET` on its location), updating it.
+    pub async fn upload_status(&self, upload: &mut Upload) -> Result<u64, ClientError> {
+        let method = Method::GET;
+        let url = upload.location.clone();
+        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        upload.offset = 0;
+        upload.update(&method, &url, &response)?;
+        // CNCF Distribution answers `0-0` for an empty session as well as for one byte; a
+        // status is asked for to resume, and resuming from 0 is the safe reading (the registry
+        // refuses a wrong offset; it would not notice a skipped byte until the digest).
+        if header_str(&response, "range").is_some_and(|r| r.trim() == "0-0") {
+            upload.offset = 0;
+        }
+        Ok(upload.offset)
+    }
+
+    /// Cancels `upload` (`DELETE` on its location).
+    pub async fn cancel_upload(&self, upload: Upload) -> Result<(), ClientError> {
+        http::send(&self.inner, Call::new(Method::DELETE, &upload.location)).await?;
+        Ok(())
+    }
+
+    /// Uploads `content` in one request (`POST ?digest=`), or, when the registry only opens a
+    /// session, in a `POST` and a `PUT`. Returns the digest the registry stored it under.
+    pub async fn push_blob_bytes(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        content: Bytes,
+    ) -> Result<Digest, ClientError> {
+        let base = self.repository(reference)?.url("blobs/uploads/");
+        let url = format!("{base}?digest={}", query_value(digest.as_str()));
+        let method = Method::POST;
+        let call = Call::new(method.clone(), &url)
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
+            .body(Body::Bytes(content.clone()));
+        let response = http::send(&self.inner, call).await?;
+        match response.status().as_u16() {
+            201 => self.created(&method, &url, &response, digest),
+            202 => {
+                let upload = Upload {
+                    location: location(&method, &url, &response)?,
+                    offset: 0,
+                    min_chunk: None,
+                };
+                let put_url =
+                    upload.with_query(&format!("digest={}", query_value(digest.as_str())));
+                let call = Call::new(Method::PUT, &put_url)
+                    .header(CONTENT_TYPE, OCTET_STREAM)
+                    .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
+                    .body(Body::Bytes(content));
+                self.finish(call, digest).await
+            }
+            status => Err(ClientError::unexpected_status(&method, &url, status)),
+        }
+    }
+
+    /// Uploads a stream in one `PATCH` (a streamed upload), then commits it with `PUT
+    /// ?digest=`. The registry checks the digest; a mismatch is its `DIGEST_INVALID`. Not
+    /// retried: a failure needs the stream again.
+    pub async fn push_blob_stream<S, E>(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        content: S,
+    ) -> Result<Digest, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
+        let mut upload = self.start_upload(reference).await?;
+        let method = Method::PATCH;
+        let url = upload.location.clone();
+        let call = Call::new(method.clone(), &url)
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Stream(reqwest::Body::wrap_stream(content)));
+        let response = http::send(&self.inner, call).await?;
+        upload.update(&method, &url, &response)?;
+        self.commit(&upload, digest).await
+    }
+
+    /// Uploads a stream in `PATCH` requests of [`chunk_size`](crate::ClientConfig::chunk_size)
+    /// bytes (raised to the registry's `OCI-Chunk-Min-Length`) with `Content-Range`, then
+    /// commits it. When a chunk fails, the client asks the registry how far it got and sends the
+    /// rest of the chunk from there, up to the retry policy's attempts.
+    pub async fn push_blob_chunked<S, E>(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        content: S,
+    ) -> Result<Digest, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let mut upload = self.start_upload(reference).await?;
+        let chunk_size = upload
+            .min_chunk
+            .map_or(self.inner.config.chunk_size, |min| {
+                self.inner
+                    .config
+                    .chunk_size
+                    .max(usize::try_from(min).unwrap_or(usize::MAX))
+            });
+        let mut content = std::pin::pin!(content);
+        let mut buffer = BytesMut::new();
+        let mut ended = false;
+        while !ended {
+            while buffer.len() < chunk_size {
+                match content.next().await {
+                    Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
+                    Some(Err(error)) => {
+                        return Err(ClientError::transport(
+                            &Method::PATCH,
+                            &upload.location,
+                            "reading the content to upload",
+                            error,
+                        ));
+                    }
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            let take = buffer.len().min(chunk_size);
+            let chunk = buffer.split_to(take).freeze();
+            if !chunk.is_empty() {
+                self.send_chunk(&mut upload, chunk).await?;
+            }
+            if !buffer.is_empty() {
+                ended = false;
+            }
+        }
+        self.commit(&upload, digest).await
+    }
+
+    /// Sends `chunk`, which starts at `upload.offset`, resuming from the upload status after a
+    /// failure.
+    async fn send_chunk(&self, upload: &mut Upload, chunk: Bytes) -> Result<(), ClientError> {
+        let start = upload.offset;
+        let end = start + chunk.len() as u64;
+        let policy = self.inner.config.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let from = usize::try_from(upload.offset - start).unwrap_or(usize::MAX);
+            let part = chunk.slice(from.min(chunk.len())..);
+            let method = Method::PATCH;
+            let url = upload.location.clone();
+            let range = format!("{}-{}", upload.offset, end - 1);
+            let call = Call::new(method.clone(), &url)
+                .header(CONTENT_TYPE, OCTET_STREAM)
+                .header(CONTENT_LENGTH, HeaderValue::from(part.len()))
+                .header(
+                    reqwest::header::HeaderName::from_static("content-range"),
+                    HeaderValue::from_str(&range).map_err(|_| {
+                        ClientError::invalid_header(&method, &url, "Content-Range", range.clone())
+                    })?,
+                )
+                .body(Body::Bytes(part))
+                .once();
+            let failure = match http::send(&self.inner, call).await {
+                Ok(response) => {
+                    upload.update(&method, &url, &response)?;
+                    if upload.offset == end {
+                        return Ok(());
+                    }
+                    ClientError::SizeMismatch {
+                        expected: end,
+                        actual: upload.offset,
+                    }
+                }
+                Err(error) if error.is_retryable() || error.status() == Some(416) => error,
+                Err(error) => return Err(error),
+            };
+            if attempt >= policy.max_attempts {
+                return Err(failure);
+            }
+            tracing::debug!(error = %failure, attempt, "chunk failed; resuming from the upload status");
+            tokio::time::sleep(policy.backoff(attempt - 1)).await;
+            let offset = self.upload_status(upload).await?;
+            if offset < start || offset > end {
+                return Err(failure);
+            }
+        }
+    }
+
+    /// Commits `upload` with `PUT ?digest=`.
+    async fn commit(&self, upload: &Upload, digest: &Digest) -> Result<Digest, ClientError> {
+        let url = upload.with_query(&format!("digest={}", query_value(digest.as_str())));
+        let call = Call::new(Method::PUT, &url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        self.finish(call, digest).await
+    }
+
+    async fn finish(&self, call: Call, digest: &Digest) -> Result<Digest, ClientError> {
+        let method = call.method.clone();
+        let url = call.url.clone();
+        let response = http::send(&self.inner, call).await?;
+        if response.status().as_u16() != 201 {
+            return Err(ClientError::unexpected_status(
+                &method,
+                &url,
+                response.status().as_u16(),
+            ));
+        }
+        self.created(&method, &url, &response, digest)
+    }
+
+    fn created(
+        &self,
+        method: &Method,
+        url: &str,
+        response: &Response,
+        digest: &Digest,
+    ) -> Result<Digest, ClientError> {
+        if let Some(value) = header_str(response, crate::manifests::CONTENT_DIGEST) {
+            let announced = Digest::parse(value).map_err(|_| {
+                ClientError::invalid_header(method, url, "Docker-Content-Digest", value)
+            })?;
+            if announced.algorithm() == digest.algorithm() && &announced != digest {
+                return Err(ClientError::DigestMismatch {
+                    expected: digest.clone(),
+                    actual: announced,
+                });
+            }
+        }
+        Ok(digest.clone())
+    }
+
+    /// Mounts blob `digest` from repository `from` into the repository `reference` names, on
+    /// the same registry. Returns whether it was mounted; `false` means upload it instead: the
+    /// registry refused, failed or opened an upload session (which is cancelled).
+    pub async fn mount_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<bool, ClientError> {
+        let base = self.repository(reference)?.url("blobs/uploads/");
+        let url = format!("{base}?{}", mount_query(digest, from));
+        let method = Method::POST;
+        let call = Call::new(method.clone(), &url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        let response = match http::send(&self.inner, call).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, "mount refused; the blob will be uploaded");
+                return Ok(false);
+            }
+        };
+        match response.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                if let Ok(location) = location(&method, &url, &response) {
+                    let _ = http::send(&self.inner, Call::new(Method::DELETE, &location)).await;
+                }
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_ranges_give_the_bytes_held() {
+        assert_eq!(parse_range_end("0-9"), Some(10));
+        assert_eq!(parse_range_end("bytes=0-0"), Some(1));
+        assert_eq!(parse_range_end("5-9"), None);
+        assert_eq!(parse_range_end("0-"), None);
+        assert_eq!(parse_range_end("junk"), None);
+    }
+}

@@ -1,0 +1,211 @@
+//! Every upload mode against a real `gantry serve`: monolithic, streamed, chunked (with a chunk
+//! size smaller than the blob), mount across repositories with its fallback, and cancel.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod support;
+
+use bytes::Bytes;
+use futures_util::stream;
+use gantry_client::ClientConfig;
+use gantry_reference::RepositoryName;
+use support::{Registry, client, client_with, sha256};
+
+fn content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 256) as u8).collect()
+}
+
+/// `data` as a stream of chunks of `size` bytes.
+fn chunks(
+    data: &[u8],
+    size: usize,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let parts: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(size)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(parts)
+}
+
+#[tokio::test]
+async fn each_mode_stores_the_blob_under_its_digest() {
+    let registry = Registry::start().await;
+    let client = client_with(ClientConfig::default().with_chunk_size(4096));
+    let repo = registry.reference("team/app");
+    for (mode, len) in [
+        ("bytes", 10_000),
+        ("stream", 100_000),
+        ("chunked", 10_000),
+        ("chunked", 4096),
+        ("chunked", 0),
+    ] {
+        let data = content(len + mode.len());
+        let digest = sha256(&data);
+        let stored = match mode {
+            "bytes" => {
+                client
+                    .push_blob_bytes(&repo, &digest, Bytes::from(data.clone()))
+                    .await
+            }
+            "stream" => {
+                client
+                    .push_blob_stream(&repo, &digest, chunks(&data, 1000))
+                    .await
+            }
+            _ => {
+                client
+                    .push_blob_chunked(&repo, &digest, chunks(&data, 1000))
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{mode} {len}: {e:?}"));
+        assert_eq!(stored, digest);
+        assert_eq!(
+            client.head_blob(&repo, &digest).await.unwrap(),
+            data.len() as u64
+        );
+        let fetched = client
+            .get_blob(&repo, &digest)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(fetched, data, "{mode} {len}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_with_the_wrong_digest_is_refused_by_the_registry() {
+    let registry = Registry::start().await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let repo = registry.reference("team/app");
+    let data = content(3000);
+    let wrong = sha256(b"other");
+    let error = client
+        .push_blob_stream(&repo, &wrong, chunks(&data, 700))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400), "{error:?}");
+    let error = client
+        .push_blob_chunked(&repo, &wrong, chunks(&data, 700))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400), "{error:?}");
+    assert!(
+        client
+            .head_blob(&repo, &wrong)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn a_blob_mounts_from_another_repository_and_a_missing_one_does_not() {
+    let registry = Registry::start().await;
+    let client = client();
+    let digest = registry.seed_blob("team/base", b"shared layer").await;
+    let target = registry.reference("team/app");
+    let from = RepositoryName::parse("team/base").unwrap();
+    assert!(client.mount_blob(&target, &digest, &from).await.unwrap());
+    assert_eq!(client.head_blob(&target, &digest).await.unwrap(), 12);
+    let missing = sha256(b"nowhere");
+    assert!(!client.mount_blob(&target, &missing, &from).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_is_gone() {
+    let registry = Registry::start().await;
+    let client = client();
+    let repo = registry.reference("team/app");
+    let mut upload = client.start_upload(&repo).await.unwrap();
+    assert_eq!(client.upload_status(&mut upload).await.unwrap(), 0);
+    let mut again = upload.clone();
+    client.cancel_upload(upload).await.unwrap();
+    let error = client.upload_status(&mut again).await.unwrap_err();
+    assert!(error.is_not_found(), "{error:?}");
+}
+
+/// A registry that fails the second chunk after taking half of it: the client asks for the
+/// upload status and sends the rest of that chunk only.
+#[tokio::test]
+async fn a_failed_chunk_resumes_from_the_upload_status() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use support::{Hostile, respond};
+
+    let data = content(2000);
+    let digest = sha256(&data);
+    let failed = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&failed);
+    let announced = digest.to_string();
+    let server = Hostile::start(move |seen| {
+        let range = seen
+            .headers
+            .get("content-range")
+            .map(|v| v.to_str().unwrap().to_owned());
+        match (seen.method.as_str(), range.as_deref()) {
+            ("POST", _) => respond(202, &[("location", "/v2/team/app/blobs/uploads/1")], ""),
+            ("PATCH", Some("1000-1999")) if !flag.swap(true, Ordering::SeqCst) => {
+                respond(503, &[], "")
+            }
+            ("PATCH", Some(range)) => {
+                let end = range.split('-').nth(1).unwrap().to_owned();
+                let held = format!("0-{end}");
+                respond(
+                    202,
+                    &[
+                        ("location", "/v2/team/app/blobs/uploads/1"),
+                        ("range", held.as_str()),
+                    ],
+                    "",
+                )
+            }
+            ("GET", _) => respond(
+                204,
+                &[
+                    ("location", "/v2/team/app/blobs/uploads/1"),
+                    ("range", "0-1499"),
+                ],
+                "",
+            ),
+            ("PUT", _) => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+            _ => respond(400, &[], ""),
+        }
+    })
+    .await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let stored = client
+        .push_blob_chunked(&server.reference("team/app"), &digest, chunks(&data, 300))
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    let patches: Vec<(String, String)> = server
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| {
+            let header = |name: &str| s.headers.get(name).unwrap().to_str().unwrap().to_owned();
+            (header("content-range"), header("content-length"))
+        })
+        .collect();
+    let expected = [
+        ("0-999", "1000"),
+        ("1000-1999", "1000"),
+        ("1500-1999", "500"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, l)| ((*r).to_owned(), (*l).to_owned()))
+        .collect();
+    assert_eq!(patches, expected);
+    let put = server.seen().pop().unwrap();
+    assert_eq!(
+        put.uri,
+        format!(
+            "/v2/team/app/blobs/uploads/1?digest={}",
+            digest.as_str().replace(':', "%3A")
+        )
+    );
+}
