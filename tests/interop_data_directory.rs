@@ -3,7 +3,9 @@
 //! the same manifest digests and every blob readable and matching its digest.
 //!
 //! Images go in with `skopeo`; the writer is stopped, the other registry is started over the same
-//! directory, and both are read through the API alone ([`snapshot`]).
+//! directory, and both are read through the API alone ([`snapshot`]). Deletes by either one
+//! leave the directory consistent for the other, although Distribution does not know Gantry's
+//! reverse tag index.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +19,7 @@ use std::path::Path;
 
 use gantry_tests::distribution::Distribution;
 use gantry_tests::gantry::Gantry;
-use gantry_tests::http::{Snapshot, snapshot};
+use gantry_tests::http::{MANIFEST_ACCEPT, Snapshot, request, snapshot};
 use gantry_tests::layout::{Fixture, blob_files, ref_digest};
 use gantry_tests::skopeo::Skopeo;
 
@@ -164,4 +166,79 @@ fn gantry_serves_a_data_directory_distribution_wrote() {
         &fixture_dir,
         &dir.path().join("out"),
     );
+}
+
+/// The tags of `repository` at `addr` and the manifest digest each names.
+fn tags_of(addr: SocketAddr, repository: &str) -> BTreeMap<String, String> {
+    snapshot(addr)
+        .tags
+        .remove(repository)
+        .map(|(_, digests)| digests)
+        .unwrap_or_default()
+}
+
+#[test]
+fn deletes_by_either_registry_leave_the_directory_consistent_for_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture_dir = dir.path().join("fixture");
+    let fixture = Fixture::write(&fixture_dir);
+    let skopeo = Skopeo::new();
+    let root = dir.path().join("data");
+    let layout = |name: &str| format!("oci:{}:{name}", fixture_dir.display());
+    let image = fixture.image.digest().to_string();
+    let index = fixture.index.digest().to_string();
+
+    // Gantry tags the image v1 (and records v1 in its own reverse index).
+    let gantry = Gantry::start(&root, &dir.path().join("gantry-1"));
+    let g = gantry.addr();
+    skopeo.copy(
+        &layout(Fixture::IMAGE),
+        &format!("docker://{g}/ns/app:v1"),
+        &[],
+    );
+    skopeo.copy(
+        &layout(Fixture::INDEX),
+        &format!("docker://{g}/ns/app:multi"),
+        &["--all"],
+    );
+    gantry.stop();
+
+    // Distribution deletes the image by digest, which untags v1 but knows nothing of Gantry's
+    // reverse index.
+    let distribution = Distribution::start(&root, &dir.path().join("distribution"));
+    let path = format!("/v2/ns/app/manifests/{image}");
+    let deleted = request(distribution.addr(), "DELETE", &path, &[]);
+    assert_eq!(deleted.status, 202, "{}", distribution.log());
+    distribution.stop();
+
+    // Gantry sees the deletion, and the stale reverse-index entry for v1 must not untag v1
+    // once it names another manifest.
+    let gantry = Gantry::start(&root, &dir.path().join("gantry-2"));
+    let g = gantry.addr();
+    let expected = BTreeMap::from([("multi".to_owned(), index.clone())]);
+    assert_eq!(tags_of(g, "ns/app"), expected);
+    let v1 = request(g, "GET", "/v2/ns/app/manifests/v1", MANIFEST_ACCEPT);
+    assert_eq!(v1.status, 404);
+    skopeo.copy(
+        &layout(Fixture::INDEX),
+        &format!("docker://{g}/ns/app:v1"),
+        &["--all"],
+    );
+    skopeo.copy(
+        &layout(Fixture::IMAGE),
+        &format!("docker://{g}/ns/app:again"),
+        &[],
+    );
+    let deleted = request(g, "DELETE", &path, &[]);
+    assert_eq!(deleted.status, 202, "{}", gantry.log());
+    let expected = BTreeMap::from([
+        ("multi".to_owned(), index.clone()),
+        ("v1".to_owned(), index.clone()),
+    ]);
+    assert_eq!(tags_of(g, "ns/app"), expected, "{}", gantry.log());
+    gantry.stop();
+
+    // And Distribution agrees on the result.
+    let distribution = Distribution::start(&root, &dir.path().join("distribution-2"));
+    assert_eq!(tags_of(distribution.addr(), "ns/app"), expected);
 }
