@@ -16,6 +16,7 @@
 //! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
 //!   streamed `PATCH`), [`Client::push_blob_chunked`] (resuming from the upload status),
 //!   [`Client::mount_blob`], and sessions ([`Upload`]) to inspect or cancel.
+//! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination.
 //! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
 //!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
 //!
@@ -44,6 +45,7 @@ mod config;
 mod endpoint;
 mod error;
 mod http;
+mod listing;
 mod manifests;
 mod uploads;
 
