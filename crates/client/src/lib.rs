@@ -16,7 +16,8 @@
 //! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
 //!   streamed `PATCH`), [`Client::push_blob_chunked`] (resuming from the upload status),
 //!   [`Client::mount_blob`], and sessions ([`Upload`]) to inspect or cancel.
-//! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination.
+//! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination;
+//!   [`Client::referrers`], with the tag schema's fallback.
 //! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
 //!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
 //!
@@ -47,6 +48,7 @@ mod error;
 mod http;
 mod listing;
 mod manifests;
+mod referrers;
 mod uploads;
 
 pub use crate::blobs::BlobStream;
@@ -58,4 +60,5 @@ pub use crate::config::{
 pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
 pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;
+pub use crate::referrers::fallback_tag;
 pub use crate::uploads::Upload;

@@ -61,7 +61,7 @@ impl Client {
 
     /// Every page from `url` on, parsed as `T`, following `Link` until there is none (at most
     /// 10,000 pages, against a registry that links in a circle).
-    async fn pages<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn pages<T: serde::de::DeserializeOwned>(
         &self,
         url: String,
     ) -> Result<Vec<T>, ClientError> {
