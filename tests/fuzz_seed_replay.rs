@@ -48,6 +48,11 @@ fn route_path() {
 }
 
 #[test]
+fn www_authenticate() {
+    replay("www_authenticate", fuzz_checks::www_authenticate::check);
+}
+
+#[test]
 fn every_target_is_replayed() {
     let source = include_str!("fuzz_seed_replay.rs");
     for entry in fs::read_dir(project_root().join("fuzz/fuzz_targets")).unwrap() {

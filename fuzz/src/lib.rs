@@ -5,3 +5,4 @@ pub mod digest_parse;
 pub mod manifest_parse;
 pub mod reference_parse;
 pub mod route_path;
+pub mod www_authenticate;

@@ -40,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 mod blobs;
 mod client;
 mod config;

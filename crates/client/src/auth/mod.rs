@@ -1,0 +1,3 @@
+//! Authentication: `WWW-Authenticate` challenges, Basic credentials and Bearer tokens.
+
+pub mod challenge;
