@@ -166,9 +166,14 @@ impl Client {
         reference: &Reference,
         digest: &Digest,
     ) -> Result<u64, ClientError> {
-        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let repository = self.repository(reference)?;
+        let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::HEAD;
-        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        let response = http::send(
+            &self.inner,
+            Call::new(method.clone(), &url).scope(repository.scope("pull")),
+        )
+        .await?;
         check_digest_header(&method, &url, &response, digest)?;
         content_length(&method, &url, &response)
     }
@@ -201,9 +206,14 @@ impl Client {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<BlobStream, ClientError> {
-        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let repository = self.repository(reference)?;
+        let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
-        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        let response = http::send(
+            &self.inner,
+            Call::new(method.clone(), &url).scope(repository.scope("pull")),
+        )
+        .await?;
         if response.status().as_u16() != 200 {
             return Err(ClientError::unexpected_status(
                 &method,
@@ -239,7 +249,8 @@ impl Client {
         digest: &Digest,
         range: Range<u64>,
     ) -> Result<BlobStream, ClientError> {
-        let url = self.repository(reference)?.url(&format!("blobs/{digest}"));
+        let repository = self.repository(reference)?;
+        let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
         if range.is_empty() {
             return Err(ClientError::invalid_header(
@@ -250,11 +261,14 @@ impl Client {
             ));
         }
         let value = format!("bytes={}-{}", range.start, range.end - 1);
-        let call = Call::new(method.clone(), &url).header(
-            RANGE,
-            HeaderValue::from_str(&value)
-                .map_err(|_| ClientError::invalid_header(&method, &url, "Range", value.clone()))?,
-        );
+        let call = Call::new(method.clone(), &url)
+            .scope(repository.scope("pull"))
+            .header(
+                RANGE,
+                HeaderValue::from_str(&value).map_err(|_| {
+                    ClientError::invalid_header(&method, &url, "Range", value.clone())
+                })?,
+            );
         let response = http::send(&self.inner, call).await?;
         if response.status().as_u16() != 206 {
             return Err(ClientError::unexpected_status(

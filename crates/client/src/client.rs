@@ -27,6 +27,7 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) config: ClientConfig,
+    pub(crate) auth: crate::auth::cache::AuthCache,
 }
 
 impl fmt::Debug for Client {
@@ -54,7 +55,11 @@ impl Client {
             source: Some(e.into()),
         })?;
         Ok(Client {
-            inner: Arc::new(Inner { http, config }),
+            inner: Arc::new(Inner {
+                http,
+                config,
+                auth: Default::default(),
+            }),
         })
     }
 
@@ -109,6 +114,11 @@ pub(crate) struct Repository {
 }
 
 impl Repository {
+    /// The token scope for `actions` (`pull`, `pull,push`, `delete`) on this repository.
+    pub(crate) fn scope(&self, actions: &str) -> String {
+        format!("repository:{}:{actions}", self.name)
+    }
+
     /// `<base>/v2/<name>/<rest>`.
     pub(crate) fn url(&self, rest: &str) -> String {
         self.endpoint.url(&format!("/v2/{}/{rest}", self.name))

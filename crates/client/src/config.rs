@@ -1,7 +1,9 @@
 //! [`ClientConfig`]: what a [`Client`](crate::Client) is built from, and [`RetryPolicy`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+use crate::credentials::Credential;
 
 /// The default manifest size limit on push: 4 MiB, what registries accept.
 pub const DEFAULT_MAX_MANIFEST_PUSH: usize = 4 * 1024 * 1024;
@@ -52,6 +54,9 @@ pub struct ClientConfig {
     /// The size of each `PATCH` of a chunked upload, raised to the registry's
     /// `OCI-Chunk-Min-Length`.
     pub chunk_size: usize,
+    /// Credentials given explicitly, by registry host as in references (`docker.io`,
+    /// `ghcr.io`, `localhost:5000`). They come before any credential file.
+    pub credentials: BTreeMap<String, Credential>,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +72,7 @@ impl Default for ClientConfig {
             max_manifest_pull: DEFAULT_MAX_MANIFEST_PULL,
             max_small_body: DEFAULT_MAX_SMALL_BODY,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            credentials: BTreeMap::new(),
         }
     }
 }
@@ -99,6 +105,16 @@ impl ClientConfig {
     /// Sets the chunk size of chunked uploads.
     pub fn with_chunk_size(mut self, chunk_size: usize) -> ClientConfig {
         self.chunk_size = chunk_size.max(1);
+        self
+    }
+
+    /// Uses `credential` for the registry `host` (as in references: `docker.io`, `ghcr.io`).
+    pub fn with_credential(
+        mut self,
+        host: impl Into<String>,
+        credential: Credential,
+    ) -> ClientConfig {
+        self.credentials.insert(host.into(), credential);
         self
     }
 

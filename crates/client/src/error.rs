@@ -141,6 +141,16 @@ pub enum ClientError {
         #[source]
         source: serde_json::Error,
     },
+    /// Authentication failed before the registry was asked again: a challenge without a realm,
+    /// a token service that answered without a token, a realm the client will not send
+    /// credentials to.
+    #[error("authentication: {what} ({url})")]
+    Auth {
+        /// The realm or registry URL concerned.
+        url: String,
+        /// What went wrong.
+        what: &'static str,
+    },
     /// The client could not be built from its configuration.
     #[error("invalid client configuration: {what}")]
     Config {
@@ -215,6 +225,7 @@ impl ClientError {
     /// Whether the registry refused the request for lack of credentials or permission.
     pub fn is_auth(&self) -> bool {
         match self {
+            ClientError::Auth { .. } => true,
             ClientError::Registry { status, code, .. } => {
                 matches!(status, 401 | 403)
                     || matches!(code, Some(ErrorCode::Unauthorized | ErrorCode::Denied))

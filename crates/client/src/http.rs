@@ -1,15 +1,16 @@
 //! Sending requests: retries with backoff and `Retry-After`, error bodies parsed against the
 //! code table, and bodies read under a size limit.
 //!
-//! Every request of the client goes through [`send`]. Authentication will hook in here too: a
-//! `401` answer is where a challenge is read and the request sent again with credentials.
+//! Every request of the client goes through [`send`], which also answers `401` challenges
+//! through [`crate::auth`].
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response};
 
+use crate::auth;
 use crate::client::Inner;
 use crate::error::{ClientError, registry_error};
 
@@ -32,6 +33,8 @@ pub(crate) struct Call {
     /// Whether sending the request twice has the effect of sending it once (GET, HEAD, PUT of a
     /// manifest, DELETE): only those are retried after the registry saw them.
     pub(crate) idempotent: bool,
+    /// The token scopes the request needs, such as `repository:team/app:pull`.
+    pub(crate) scopes: Vec<String>,
 }
 
 impl Call {
@@ -46,6 +49,7 @@ impl Call {
             headers: HeaderMap::new(),
             body: Body::Empty,
             idempotent,
+            scopes: Vec::new(),
         }
     }
 
@@ -56,6 +60,12 @@ impl Call {
 
     pub(crate) fn body(mut self, body: Body) -> Call {
         self.body = body;
+        self
+    }
+
+    /// Adds a token scope the request needs.
+    pub(crate) fn scope(mut self, scope: String) -> Call {
+        self.scopes.push(scope);
         self
     }
 
@@ -75,19 +85,33 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
         headers,
         mut body,
         idempotent,
+        scopes,
     } = call;
+    let host = authority(&url);
     let policy = inner.config.retry;
     let attempts = match body {
         Body::Stream(_) => 1,
         _ => policy.max_attempts.max(1),
     };
     let mut attempt = 0;
+    // A 401 is answered at most twice: once for the first challenge, once more when the
+    // registry asks for a wider scope.
+    let mut auth_rounds = 0;
     loop {
         attempt += 1;
         let mut request = inner
             .http
             .request(method.clone(), &url)
             .headers(headers.clone());
+        let authorization = if headers.contains_key(auth::HEADER) {
+            None
+        } else {
+            auth::authorization(inner, &host, &scopes)
+        };
+        if let Some(value) = &authorization {
+            request = request.header(auth::HEADER, value.clone());
+        }
+        let resendable = !matches!(body, Body::Stream(_));
         request = match std::mem::replace(&mut body, Body::Empty) {
             Body::Empty => request,
             Body::Bytes(bytes) => {
@@ -113,6 +137,24 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                 if status.is_success() || status.is_redirection() {
                     return Ok(response);
                 }
+                if status.as_u16() == 401 && resendable && auth_rounds < 2 {
+                    let challenges: Vec<_> = response
+                        .headers()
+                        .get_all(WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(auth::challenge::parse)
+                        .collect();
+                    if authorization.is_some() {
+                        auth::forget(inner, &host, &scopes);
+                    }
+                    if auth::answer(inner, &host, &challenges, &scopes).await? {
+                        auth_rounds += 1;
+                        attempt -= 1;
+                        tracing::debug!(%method, %url, auth_rounds, "authenticating and sending again");
+                        continue;
+                    }
+                }
                 let retry_after = retry_after(response.headers());
                 let body = read_prefix(response, inner.config.max_small_body).await;
                 let error = registry_error(&method, &url, status.as_u16(), &body);
@@ -130,6 +172,19 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+/// The authority (`host` or `host:port`) of `url`, the key of what the client knows of a
+/// registry's authentication.
+pub(crate) fn authority(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match (parsed.host_str(), parsed.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        },
+        Err(_) => String::new(),
     }
 }
 

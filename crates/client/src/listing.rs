@@ -41,9 +41,13 @@ impl Client {
         &self,
         reference: &gantry_reference::Reference,
     ) -> Result<Vec<String>, ClientError> {
-        let url = self.repository(reference)?.url("tags/list");
+        let repository = self.repository(reference)?;
+        let url = repository.url("tags/list");
         let mut tags = Vec::new();
-        for page in self.pages::<TagsPage>(url).await? {
+        for page in self
+            .pages::<TagsPage>(url, repository.scope("pull"))
+            .await?
+        {
             tags.extend(page.tags.unwrap_or_default());
         }
         Ok(tags)
@@ -53,7 +57,8 @@ impl Client {
     pub async fn catalog(&self, domain: &str) -> Result<Vec<String>, ClientError> {
         let url = self.endpoint(domain)?.url("/v2/_catalog");
         let mut names = Vec::new();
-        for page in self.pages::<CatalogPage>(url).await? {
+        let scope = "registry:catalog:*".to_owned();
+        for page in self.pages::<CatalogPage>(url, scope).await? {
             names.extend(page.repositories.unwrap_or_default());
         }
         Ok(names)
@@ -64,12 +69,14 @@ impl Client {
     pub(crate) async fn pages<T: serde::de::DeserializeOwned>(
         &self,
         url: String,
+        scope: String,
     ) -> Result<Vec<T>, ClientError> {
         let method = Method::GET;
         let mut pages = Vec::new();
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+            let call = Call::new(method.clone(), &url).scope(scope.clone());
+            let response = http::send(&self.inner, call).await?;
             next = header_str(&response, "link").and_then(|link| next_link(&url, link));
             let limit = self.inner.config.max_manifest_pull;
             let body = http::read_limited(&method, &url, response, limit, "listing page").await?;

@@ -82,7 +82,9 @@ impl Client {
         let repository = self.repository(reference)?;
         let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
         let method = Method::GET;
-        let call = Call::new(method.clone(), &url).header(ACCEPT, accept_header());
+        let call = Call::new(method.clone(), &url)
+            .header(ACCEPT, accept_header())
+            .scope(repository.scope("pull"));
         let response = http::send(&self.inner, call).await?;
         let content_type = content_type(&response);
         let announced = header_str(&response, CONTENT_DIGEST).map(str::to_owned);
@@ -123,7 +125,9 @@ impl Client {
         let repository = self.repository(reference)?;
         let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
         let method = Method::HEAD;
-        let call = Call::new(method.clone(), &url).header(ACCEPT, accept_header());
+        let call = Call::new(method.clone(), &url)
+            .header(ACCEPT, accept_header())
+            .scope(repository.scope("pull"));
         let response = http::send(&self.inner, call).await?;
         let media_type = content_type(&response)
             .ok_or_else(|| ClientError::missing_header(&method, &url, "Content-Type"))?;
@@ -204,9 +208,11 @@ impl Client {
                 actual: manifest.digest().clone(),
             });
         }
-        let url = self.repository(reference)?.url(rest);
+        let repository = self.repository(reference)?;
+        let url = repository.url(rest);
         let method = Method::PUT;
         let call = Call::new(method.clone(), &url)
+            .scope(repository.scope("pull,push"))
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static(manifest.media_type()),
@@ -233,10 +239,10 @@ impl Client {
     /// Deletes the manifest `reference` names by digest (or the tag, where the registry allows
     /// deleting tags).
     pub async fn delete_manifest(&self, reference: &Reference) -> Result<(), ClientError> {
-        let url = self
-            .repository(reference)?
-            .url(&format!("manifests/{}", manifest_target(reference)?));
-        http::send(&self.inner, Call::new(Method::DELETE, &url)).await?;
+        let repository = self.repository(reference)?;
+        let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
+        let call = Call::new(Method::DELETE, &url).scope(repository.scope("delete"));
+        http::send(&self.inner, call).await?;
         Ok(())
     }
 }

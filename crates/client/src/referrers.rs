@@ -40,8 +40,12 @@ impl Client {
             rest.push_str("?artifactType=");
             rest.push_str(&query_value(artifact_type));
         }
-        let url = self.repository(reference)?.url(&rest);
-        let listed = match self.pages::<ReferrersPage>(url).await {
+        let repository = self.repository(reference)?;
+        let url = repository.url(&rest);
+        let listed = match self
+            .pages::<ReferrersPage>(url, repository.scope("pull"))
+            .await
+        {
             Ok(pages) => pages.into_iter().flat_map(|page| page.manifests).collect(),
             Err(error) if error.status() == Some(404) => {
                 tracing::debug!(%error, "no referrers API; reading the tag schema's index");

@@ -22,6 +22,7 @@ const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-st
 #[derive(Debug, Clone)]
 pub struct Upload {
     location: String,
+    scope: String,
     offset: u64,
     min_chunk: Option<u64>,
 }
@@ -101,13 +102,14 @@ fn mount_query(digest: &Digest, from: &RepositoryName) -> String {
 impl Client {
     /// Opens an upload session in the repository `reference` names.
     pub async fn start_upload(&self, reference: &Reference) -> Result<Upload, ClientError> {
-        let url = self.repository(reference)?.url("blobs/uploads/");
-        self.open_session(&url).await
-    }
-
-    async fn open_session(&self, url: &str) -> Result<Upload, ClientError> {
+        let repository = self.repository(reference)?;
+        let url = repository.url("blobs/uploads/");
+        let url = url.as_str();
+        let scope = repository.scope("pull,push");
         let method = Method::POST;
-        let call = Call::new(method.clone(), url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        let call = Call::new(method.clone(), url)
+            .scope(scope.clone())
+            .header(CONTENT_LENGTH, HeaderValue::from(0));
         let response = http::send(&self.inner, call).await?;
         if response.status().as_u16() != 202 {
             return Err(ClientError::unexpected_status(
@@ -119,6 +121,7 @@ impl Client {
         let min_chunk = header_str(&response, "oci-chunk-min-length").and_then(|v| v.parse().ok());
         Ok(Upload {
             location: location(&method, url, &response)?,
+            scope,
             offset: 0,
             min_chunk,
         })
@@ -128,7 +131,8 @@ impl Client {
     pub async fn upload_status(&self, upload: &mut Upload) -> Result<u64, ClientError> {
         let method = Method::GET;
         let url = upload.location.clone();
-        let response = http::send(&self.inner, Call::new(method.clone(), &url)).await?;
+        let call = Call::new(method.clone(), &url).scope(upload.scope.clone());
+        let response = http::send(&self.inner, call).await?;
         upload.offset = 0;
         upload.update(&method, &url, &response)?;
         // CNCF Distribution answers `0-0` for an empty session as well as for one byte; a
@@ -142,7 +146,8 @@ impl Client {
 
     /// Cancels `upload` (`DELETE` on its location).
     pub async fn cancel_upload(&self, upload: Upload) -> Result<(), ClientError> {
-        http::send(&self.inner, Call::new(Method::DELETE, &upload.location)).await?;
+        let call = Call::new(Method::DELETE, &upload.location).scope(upload.scope);
+        http::send(&self.inner, call).await?;
         Ok(())
     }
 
@@ -154,10 +159,13 @@ impl Client {
         digest: &Digest,
         content: Bytes,
     ) -> Result<Digest, ClientError> {
-        let base = self.repository(reference)?.url("blobs/uploads/");
+        let repository = self.repository(reference)?;
+        let scope = repository.scope("pull,push");
+        let base = repository.url("blobs/uploads/");
         let url = format!("{base}?digest={}", query_value(digest.as_str()));
         let method = Method::POST;
         let call = Call::new(method.clone(), &url)
+            .scope(scope.clone())
             .header(CONTENT_TYPE, OCTET_STREAM)
             .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
             .body(Body::Bytes(content.clone()));
@@ -167,12 +175,14 @@ impl Client {
             202 => {
                 let upload = Upload {
                     location: location(&method, &url, &response)?,
+                    scope,
                     offset: 0,
                     min_chunk: None,
                 };
                 let put_url =
                     upload.with_query(&format!("digest={}", query_value(digest.as_str())));
                 let call = Call::new(Method::PUT, &put_url)
+                    .scope(upload.scope.clone())
                     .header(CONTENT_TYPE, OCTET_STREAM)
                     .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
                     .body(Body::Bytes(content));
@@ -199,6 +209,7 @@ impl Client {
         let method = Method::PATCH;
         let url = upload.location.clone();
         let call = Call::new(method.clone(), &url)
+            .scope(upload.scope.clone())
             .header(CONTENT_TYPE, OCTET_STREAM)
             .body(Body::Stream(reqwest::Body::wrap_stream(content)));
         let response = http::send(&self.inner, call).await?;
@@ -277,6 +288,7 @@ impl Client {
             let url = upload.location.clone();
             let range = format!("{}-{}", upload.offset, end - 1);
             let call = Call::new(method.clone(), &url)
+                .scope(upload.scope.clone())
                 .header(CONTENT_TYPE, OCTET_STREAM)
                 .header(CONTENT_LENGTH, HeaderValue::from(part.len()))
                 .header(
@@ -316,7 +328,9 @@ impl Client {
     /// Commits `upload` with `PUT ?digest=`.
     async fn commit(&self, upload: &Upload, digest: &Digest) -> Result<Digest, ClientError> {
         let url = upload.with_query(&format!("digest={}", query_value(digest.as_str())));
-        let call = Call::new(Method::PUT, &url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        let call = Call::new(Method::PUT, &url)
+            .scope(upload.scope.clone())
+            .header(CONTENT_LENGTH, HeaderValue::from(0));
         self.finish(call, digest).await
     }
 
@@ -364,10 +378,15 @@ impl Client {
         digest: &Digest,
         from: &RepositoryName,
     ) -> Result<bool, ClientError> {
-        let base = self.repository(reference)?.url("blobs/uploads/");
+        let repository = self.repository(reference)?;
+        let scope = repository.scope("pull,push");
+        let base = repository.url("blobs/uploads/");
         let url = format!("{base}?{}", mount_query(digest, from));
         let method = Method::POST;
-        let call = Call::new(method.clone(), &url).header(CONTENT_LENGTH, HeaderValue::from(0));
+        let call = Call::new(method.clone(), &url)
+            .scope(scope.clone())
+            .scope(format!("repository:{from}:pull"))
+            .header(CONTENT_LENGTH, HeaderValue::from(0));
         let response = match http::send(&self.inner, call).await {
             Ok(response) => response,
             Err(error) => {
@@ -379,7 +398,8 @@ impl Client {
             201 => Ok(true),
             202 => {
                 if let Ok(location) = location(&method, &url, &response) {
-                    let _ = http::send(&self.inner, Call::new(Method::DELETE, &location)).await;
+                    let call = Call::new(Method::DELETE, &location).scope(scope);
+                    let _ = http::send(&self.inner, call).await;
                 }
                 Ok(false)
             }

@@ -240,8 +240,7 @@ async fn hostile_range_answers_are_refused() {
 }
 
 /// A registry that redirects blob downloads to a storage host on another port: the client
-/// follows, and the storage host sees no `Authorization` header. (The header is not sent at
-/// all until the auth module exists; then this test gains a credential.)
+/// follows. (`auth_flows.rs` checks that credentials stay off the storage host.)
 #[tokio::test]
 async fn blob_redirects_to_another_host_are_followed() {
     let storage = Hostile::start(|_| respond(200, &[], CONTENT)).await;

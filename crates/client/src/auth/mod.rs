@@ -1,3 +1,85 @@
-//! Authentication: `WWW-Authenticate` challenges, Basic credentials and Bearer tokens.
+//! Authentication: `WWW-Authenticate` challenges ([`challenge`]), Basic credentials and Bearer
+//! tokens, and what the client remembers of them per registry.
+//!
+//! The flow lives in [`http::send`](crate::http): a request goes out with whatever the cache
+//! holds for its host and scopes; a `401` is answered by reading the challenge, getting a
+//! token (or using Basic credentials) and sending the request again, once more when the
+//! registry asks for a wider scope (`insufficient_scope`). Tokens expire by their
+//! `expires_in` (at least 60 s), so a long transfer gets a new one when it needs it.
 
+mod basic;
+pub(crate) mod cache;
 pub mod challenge;
+pub(crate) mod token;
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+use crate::auth::challenge::Challenge;
+use crate::client::Inner;
+use crate::credentials;
+use crate::error::ClientError;
+
+/// Tokens are dropped this long before they expire, so none expires on the wire.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+
+/// The `Authorization` header to send to `host` for `scopes`, from what the cache holds.
+pub(crate) fn authorization(inner: &Inner, host: &str, scopes: &[String]) -> Option<HeaderValue> {
+    let challenge = inner.auth.challenge(host)?;
+    if challenge.is("bearer") {
+        inner.auth.token(host, scopes, Instant::now())
+    } else if challenge.is("basic") {
+        let credential = credentials::lookup(&inner.config.credentials, host)?;
+        basic::header(credential.username(), credential.secret())
+    } else {
+        None
+    }
+}
+
+/// Answers a `401` from `host` carrying `challenges`: returns whether the request is worth
+/// sending again, with what is now in the cache.
+pub(crate) async fn answer(
+    inner: &Inner,
+    host: &str,
+    challenges: &[Challenge],
+    scopes: &[String],
+) -> Result<bool, ClientError> {
+    let credential = credentials::lookup(&inner.config.credentials, host);
+    if let Some(bearer) = challenges.iter().find(|c| c.is("bearer")) {
+        inner.auth.set_challenge(host, bearer.clone());
+        let mut wanted: Vec<String> = scopes.to_vec();
+        if let Some(asked) = bearer.param("scope") {
+            for scope in asked.split(' ').filter(|s| !s.is_empty()) {
+                if !wanted.iter().any(|w| w == scope) {
+                    wanted.push(scope.to_owned());
+                }
+            }
+        }
+        let received = Instant::now();
+        let token = token::fetch(inner, bearer, &wanted, credential.as_ref()).await?;
+        let Ok(mut header) = HeaderValue::from_str(&format!("Bearer {}", token.value)) else {
+            return Err(ClientError::Auth {
+                url: bearer.param("realm").unwrap_or_default().to_owned(),
+                what: "the token is not a valid header value",
+            });
+        };
+        header.set_sensitive(true);
+        let expires_at = received + token.lifetime.saturating_sub(EXPIRY_MARGIN);
+        inner.auth.set_token(host, scopes, header, expires_at);
+        return Ok(true);
+    }
+    if let Some(basic) = challenges.iter().find(|c| c.is("basic")) {
+        inner.auth.set_challenge(host, basic.clone());
+        return Ok(credential.is_some());
+    }
+    Ok(false)
+}
+
+/// Forgets the token the registry just refused for `scopes` on `host`.
+pub(crate) fn forget(inner: &Inner, host: &str, scopes: &[String]) {
+    inner.auth.forget(host, scopes);
+}
+
+/// The header credentials travel in.
+pub(crate) const HEADER: reqwest::header::HeaderName = AUTHORIZATION;

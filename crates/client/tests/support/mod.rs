@@ -120,6 +120,7 @@ pub struct Seen {
     pub method: Method,
     pub uri: String,
     pub headers: HeaderMap,
+    pub body: bytes::Bytes,
 }
 
 /// A server that answers every request with what `answer` returns, and records the requests.
@@ -141,12 +142,18 @@ impl Hostile {
             let answer = answer.clone();
             let record = Arc::clone(&record);
             async move {
+                let method = request.method().clone();
+                let uri = request.uri().to_string();
+                let headers = request.headers().clone();
+                let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+                    .await
+                    .unwrap_or_default();
                 let seen = Seen {
-                    method: request.method().clone(),
-                    uri: request.uri().to_string(),
-                    headers: request.headers().clone(),
+                    method,
+                    uri,
+                    headers,
+                    body,
                 };
-                let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
                 let response = answer(&seen);
                 record.lock().unwrap().push(seen);
                 response
@@ -173,6 +180,14 @@ impl Hostile {
     /// A reference to `rest` on this server.
     pub fn reference(&self, rest: &str) -> Reference {
         reference(&self.host, rest)
+    }
+
+    /// The requests seen so far whose path starts with `prefix`.
+    pub fn seen_at(&self, prefix: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.uri.starts_with(prefix))
+            .collect()
     }
 
     /// The requests seen so far.

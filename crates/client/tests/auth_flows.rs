@@ -1,0 +1,285 @@
+//! Authentication against a small token realm: anonymous and Basic-authenticated Bearer tokens
+//! by GET, the OAuth2 POST with its fallback to GET, the token cache, scope escalation on
+//! `insufficient_scope`, Basic challenges, and credentials kept off other hosts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod support;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::Response;
+use gantry_client::{ClientConfig, Credential};
+use support::{Hostile, Seen, client, client_with, respond, sha256};
+
+const TAGS: &str = r#"{"name":"team/app","tags":["v1"]}"#;
+
+/// Options of the realm server.
+#[derive(Clone, Copy, Default)]
+struct Realm {
+    /// Answer token POSTs with 404, so the client falls back to GET.
+    refuse_post: bool,
+    /// Require `pull,push` on `team/app` for tag listing, asking for it by
+    /// `insufficient_scope`.
+    escalate: bool,
+}
+
+/// A registry and its token service on one server: `/token` issues `token-<scopes>`;
+/// `/v2/...` wants a token naming the repository's scope and answers 401 with a Bearer
+/// challenge otherwise.
+async fn token_registry(realm: Realm) -> Hostile {
+    let address: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let own = Arc::clone(&address);
+    let server = Hostile::start(move |seen: &Seen| -> Response<Body> {
+        let host = own.get().unwrap();
+        if seen.uri.starts_with("/token") {
+            if seen.method == "POST" {
+                if realm.refuse_post {
+                    return respond(404, &[], "");
+                }
+                let form = String::from_utf8_lossy(&seen.body).into_owned();
+                assert!(form.contains("grant_type=refresh_token"), "{form}");
+                assert!(form.contains("refresh_token=refresh-me"), "{form}");
+                let scope = form
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("scope="))
+                    .unwrap_or_default()
+                    .replace("%3A", ":")
+                    .replace("%2F", "/")
+                    .replace("%2C", ",")
+                    .replace("%20", " ");
+                return respond(
+                    200,
+                    &[],
+                    format!(r#"{{"access_token":"token-{scope}","expires_in":300}}"#),
+                );
+            }
+            let query = seen.uri.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let scopes: Vec<String> = query
+                .split('&')
+                .filter_map(|p| p.strip_prefix("scope="))
+                .map(|s| {
+                    s.replace("%3A", ":")
+                        .replace("%2F", "/")
+                        .replace("%2C", ",")
+                })
+                .collect();
+            return respond(
+                200,
+                &[],
+                format!(
+                    r#"{{"token":"token-{}","expires_in":300}}"#,
+                    scopes.join(" ")
+                ),
+            );
+        }
+        let wanted = if realm.escalate && seen.uri.contains("/tags/") {
+            "repository:team/app:pull,push"
+        } else {
+            "repository:team/app:pull"
+        };
+        let authorization = seen
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let granted = authorization
+            .strip_prefix("Bearer token-")
+            .is_some_and(|scopes| scopes.split(' ').any(|s| s == wanted));
+        if granted {
+            return respond(200, &[], TAGS);
+        }
+        let error = if authorization.is_empty() {
+            ""
+        } else {
+            r#","error="insufficient_scope""#
+        };
+        let challenge =
+            format!(r#"Bearer realm="http://{host}/token",service="test",scope="{wanted}"{error}"#);
+        respond(
+            401,
+            &[("www-authenticate", challenge.as_str())],
+            r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+        )
+    })
+    .await;
+    address.set(server.host.clone()).unwrap();
+    server
+}
+
+fn header(seen: &Seen, name: &str) -> Option<String> {
+    seen.headers
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn an_anonymous_token_is_fetched_once_and_reused() {
+    let server = token_registry(Realm::default()).await;
+    let client = client();
+    let repo = server.reference("team/app");
+    for _ in 0..3 {
+        assert_eq!(client.list_tags(&repo).await.unwrap(), ["v1"]);
+    }
+    let tokens = server.seen_at("/token");
+    assert_eq!(tokens.len(), 1, "the token is cached");
+    assert_eq!(tokens[0].method, "GET");
+    assert!(tokens[0].uri.contains("service=test"), "{}", tokens[0].uri);
+    assert!(
+        tokens[0]
+            .uri
+            .contains("scope=repository%3Ateam%2Fapp%3Apull"),
+        "{}",
+        tokens[0].uri
+    );
+    assert!(header(&tokens[0], "authorization").is_none());
+    assert!(!tokens[0].uri.contains("account="));
+}
+
+#[tokio::test]
+async fn basic_credentials_go_to_the_token_service_with_the_account() {
+    let server = token_registry(Realm::default()).await;
+    let config = ClientConfig::default()
+        .with_credential(server.host.clone(), Credential::basic("alice", "secret"));
+    let client = client_with(config);
+    client
+        .list_tags(&server.reference("team/app"))
+        .await
+        .unwrap();
+    let token = &server.seen_at("/token")[0];
+    assert!(token.uri.contains("account=alice"), "{}", token.uri);
+    // alice:secret
+    assert_eq!(
+        header(token, "authorization").unwrap(),
+        "Basic YWxpY2U6c2VjcmV0"
+    );
+    // The registry itself only ever saw the token.
+    for seen in server.seen_at("/v2/") {
+        assert!(
+            !header(&seen, "authorization")
+                .unwrap_or_default()
+                .starts_with("Basic")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_identity_token_is_exchanged_by_post_or_else_by_get() {
+    let credential = Credential::IdentityToken {
+        username: "<token>".to_owned(),
+        token: "refresh-me".to_owned(),
+    };
+    for refuse_post in [false, true] {
+        let server = token_registry(Realm {
+            refuse_post,
+            ..Realm::default()
+        })
+        .await;
+        let config =
+            ClientConfig::default().with_credential(server.host.clone(), credential.clone());
+        let client = client_with(config);
+        assert_eq!(
+            client
+                .list_tags(&server.reference("team/app"))
+                .await
+                .unwrap(),
+            ["v1"]
+        );
+        let methods: Vec<String> = server
+            .seen_at("/token")
+            .iter()
+            .map(|s| s.method.to_string())
+            .collect();
+        let expected = if refuse_post {
+            vec!["POST", "GET"]
+        } else {
+            vec!["POST"]
+        };
+        assert_eq!(methods, expected);
+    }
+}
+
+#[tokio::test]
+async fn insufficient_scope_gets_a_wider_token() {
+    let server = token_registry(Realm {
+        escalate: true,
+        ..Realm::default()
+    })
+    .await;
+    let client = client();
+    let repo = server.reference("team/app");
+    // A blob HEAD needs pull only and caches a pull token; the tag list (in this realm) also
+    // needs push: the registry refuses the pull token with insufficient_scope.
+    client.head_blob(&repo, &sha256(b"x")).await.unwrap();
+    assert_eq!(client.list_tags(&repo).await.unwrap(), ["v1"]);
+    let scopes: Vec<String> = server
+        .seen_at("/token")
+        .iter()
+        .map(|s| s.uri.clone())
+        .collect();
+    assert!(
+        scopes.iter().any(|uri| uri.contains("pull%2Cpush")),
+        "{scopes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_basic_challenge_is_answered_with_credentials_or_refused() {
+    let server = Hostile::start(|seen| {
+        match seen
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap())
+        {
+            Some("Basic YWxpY2U6c2VjcmV0") => respond(200, &[], TAGS),
+            _ => respond(401, &[("www-authenticate", r#"Basic realm="test""#)], ""),
+        }
+    })
+    .await;
+    let repo = server.reference("team/app");
+    let error = client().list_tags(&repo).await.unwrap_err();
+    assert!(error.is_auth(), "{error:?}");
+    let config = ClientConfig::default()
+        .with_credential(server.host.clone(), Credential::basic("alice", "secret"));
+    let client = client_with(config);
+    assert_eq!(client.list_tags(&repo).await.unwrap(), ["v1"]);
+    // Once the challenge is known, credentials go with the first request.
+    let before = server.seen().len();
+    client.list_tags(&repo).await.unwrap();
+    assert_eq!(server.seen().len(), before + 1);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_does_not_carry_the_credentials() {
+    const CONTENT: &[u8] = b"layer";
+    let storage = Hostile::start(|_| respond(200, &[], CONTENT)).await;
+    let location = format!("http://{}/blob", storage.host);
+    let registry = Hostile::start(move |seen| match seen.headers.get("authorization") {
+        Some(_) => respond(307, &[("location", location.as_str())], ""),
+        None => respond(401, &[("www-authenticate", r#"Basic realm="test""#)], ""),
+    })
+    .await;
+    let config = ClientConfig::default()
+        .with_credential(registry.host.clone(), Credential::basic("alice", "secret"));
+    let client = client_with(config);
+    let blob = client
+        .get_blob(&registry.reference("team/app"), &sha256(CONTENT))
+        .await
+        .unwrap();
+    assert_eq!(blob.collect().await.unwrap(), CONTENT);
+    assert!(header(&registry.seen().pop().unwrap(), "authorization").is_some());
+    let fetched = storage.seen();
+    assert_eq!(fetched.len(), 1);
+    assert!(header(&fetched[0], "authorization").is_none());
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug_output() {
+    let config =
+        ClientConfig::default().with_credential("ghcr.io", Credential::basic("alice", "hunter2"));
+    let client = client_with(config);
+    let shown = format!("{client:?}");
+    assert!(shown.contains("alice"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
