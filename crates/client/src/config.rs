@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::credentials::Credential;
+use crate::credentials::{Credential, CredentialSources};
 
 /// The default manifest size limit on push: 4 MiB, what registries accept.
 pub const DEFAULT_MAX_MANIFEST_PUSH: usize = 4 * 1024 * 1024;
@@ -57,6 +57,11 @@ pub struct ClientConfig {
     /// Credentials given explicitly, by registry host as in references (`docker.io`,
     /// `ghcr.io`, `localhost:5000`). They come before any credential file.
     pub credentials: BTreeMap<String, Credential>,
+    /// Where credentials are looked up after the explicit ones: by default the files users
+    /// expect, found from the environment.
+    pub credential_sources: CredentialSources,
+    /// Directories searched for `docker-credential-<name>` helpers before `PATH`.
+    pub credential_helper_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -73,6 +78,8 @@ impl Default for ClientConfig {
             max_small_body: DEFAULT_MAX_SMALL_BODY,
             chunk_size: DEFAULT_CHUNK_SIZE,
             credentials: BTreeMap::new(),
+            credential_sources: CredentialSources::default(),
+            credential_helper_dirs: Vec::new(),
         }
     }
 }
@@ -115,6 +122,12 @@ impl ClientConfig {
         credential: Credential,
     ) -> ClientConfig {
         self.credentials.insert(host.into(), credential);
+        self
+    }
+
+    /// Sets where credentials are looked up after the explicit ones.
+    pub fn with_credential_sources(mut self, sources: CredentialSources) -> ClientConfig {
+        self.credential_sources = sources;
         self
     }
 

@@ -151,6 +151,15 @@ pub enum ClientError {
         /// What went wrong.
         what: &'static str,
     },
+    /// Credentials could not be read: a malformed credential file, a failing helper.
+    #[error("credentials: {what}")]
+    Credentials {
+        /// What went wrong.
+        what: &'static str,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The client could not be built from its configuration.
     #[error("invalid client configuration: {what}")]
     Config {

@@ -59,7 +59,7 @@ pub use crate::config::{
     ClientConfig, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MANIFEST_PULL, DEFAULT_MAX_MANIFEST_PUSH,
     DEFAULT_MAX_SMALL_BODY, RetryPolicy,
 };
-pub use crate::credentials::Credential;
+pub use crate::credentials::{Credential, CredentialSources};
 pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
 pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;

@@ -102,13 +102,23 @@ async fn retry_after_is_honoured_up_to_the_cap() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
+/// A server that accepts connections and closes them at once: every request fails in
+/// transport, after as many attempts as the policy allows.
 #[tokio::test]
-async fn a_closed_port_is_a_retryable_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+async fn a_dropped_connection_is_a_retryable_transport_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
     let error = client().ping(&host).await.unwrap_err();
     assert!(matches!(error, ClientError::Transport { .. }), "{error:?}");
     assert!(error.is_retryable());
     assert!(std::error::Error::source(&error).is_some());
+    assert!(accepted.load(Ordering::SeqCst) >= 3, "three attempts at least");
 }

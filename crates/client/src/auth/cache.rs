@@ -8,6 +8,7 @@ use std::time::Instant;
 use reqwest::header::HeaderValue;
 
 use crate::auth::challenge::Challenge;
+use crate::credentials::Credential;
 
 /// A token and when to stop using it.
 #[derive(Clone)]
@@ -20,6 +21,7 @@ struct Cached {
 #[derive(Default)]
 pub(crate) struct AuthCache {
     challenges: Mutex<HashMap<String, Challenge>>,
+    credentials: Mutex<HashMap<String, Option<Credential>>>,
     tokens: Mutex<HashMap<(String, String), Cached>>,
 }
 
@@ -40,6 +42,15 @@ pub(crate) fn scope_key(scopes: &[String]) -> String {
 impl AuthCache {
     pub(crate) fn challenge(&self, host: &str) -> Option<Challenge> {
         lock(&self.challenges).get(host).cloned()
+    }
+
+    /// The credential resolved for `host`, if it was resolved: `Some(None)` means anonymous.
+    pub(crate) fn credential(&self, host: &str) -> Option<Option<Credential>> {
+        lock(&self.credentials).get(host).cloned()
+    }
+
+    pub(crate) fn set_credential(&self, host: &str, credential: Option<Credential>) {
+        lock(&self.credentials).insert(host.to_owned(), credential);
     }
 
     pub(crate) fn set_challenge(&self, host: &str, challenge: Challenge) {

@@ -30,7 +30,7 @@ pub(crate) fn authorization(inner: &Inner, host: &str, scopes: &[String]) -> Opt
     if challenge.is("bearer") {
         inner.auth.token(host, scopes, Instant::now())
     } else if challenge.is("basic") {
-        let credential = credentials::lookup(&inner.config.credentials, host)?;
+        let credential = inner.auth.credential(host).flatten()?;
         basic::header(credential.username(), credential.secret())
     } else {
         None
@@ -45,7 +45,14 @@ pub(crate) async fn answer(
     challenges: &[Challenge],
     scopes: &[String],
 ) -> Result<bool, ClientError> {
-    let credential = credentials::lookup(&inner.config.credentials, host);
+    let credential = match inner.auth.credential(host) {
+        Some(known) => known,
+        None => {
+            let found = credentials::resolve(&inner.config, host).await?;
+            inner.auth.set_credential(host, found.clone());
+            found
+        }
+    };
     if let Some(bearer) = challenges.iter().find(|c| c.is("bearer")) {
         inner.auth.set_challenge(host, bearer.clone());
         let mut wanted: Vec<String> = scopes.to_vec();

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response};
-use gantry_client::{Client, ClientConfig, RetryPolicy};
+use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_registry::{Config, Server};
 use tokio::sync::oneshot;
@@ -27,8 +27,13 @@ pub fn client() -> Client {
     client_with(ClientConfig::default())
 }
 
-/// [`client`] from `config`, with quick retries.
+/// [`client`] from `config`, with quick retries, and credentials from no files unless the
+/// test names them.
 pub fn client_with(config: ClientConfig) -> Client {
+    let mut config = config;
+    if config.credential_sources == CredentialSources::Environment {
+        config.credential_sources = CredentialSources::None;
+    }
     let config = config.with_retry(RetryPolicy::new(
         3,
         Duration::from_millis(1),
