@@ -18,6 +18,18 @@ use crate::http::{self, Call, header_str};
 use crate::manifests::{CONTENT_DIGEST, content_length};
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+type Reopening = Pin<Box<dyn Future<Output = Result<ByteStream, ClientError>> + Send>>;
+
+/// How a blob download picks up again after the connection breaks: a `GET` of the same URL
+/// with `Range: bytes=<received>-`.
+struct Resume {
+    client: Client,
+    scope: String,
+    /// Resumptions left.
+    left: u32,
+    /// Resumptions so far, for the backoff.
+    done: u32,
+}
 
 /// A blob's bytes as they arrive, checked against the expected length and digest.
 ///
@@ -26,8 +38,14 @@ type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Sen
 /// not match, the stream yields [`ClientError::DigestMismatch`] (or
 /// [`ClientError::SizeMismatch`]) in its place and ends. A caller that writes every chunk it
 /// receives therefore never completes an unverified blob. After an error the stream ends.
+///
+/// When the connection breaks mid-body, a whole-blob download resumes where it stopped with a
+/// `Range` request (as many times as the retry policy has retries), and goes on hashing: the
+/// caller sees one stream.
 pub struct BlobStream {
     body: ByteStream,
+    reopening: Option<Reopening>,
+    resume: Option<Resume>,
     method: Method,
     url: String,
     expected_len: Option<u64>,
@@ -57,6 +75,8 @@ impl BlobStream {
     ) -> BlobStream {
         BlobStream {
             body: Box::pin(response.bytes_stream()),
+            reopening: None,
+            resume: None,
             method,
             url,
             expected_len,
@@ -91,6 +111,52 @@ impl BlobStream {
             buffer.extend_from_slice(&chunk?);
         }
         Ok(buffer.freeze())
+    }
+
+    /// Starts a `Range` request for the rest of the body, if a resumption is left.
+    fn reopen(&mut self) -> bool {
+        let Some(resume) = &mut self.resume else {
+            return false;
+        };
+        if resume.left == 0 || self.expected_len.is_some_and(|len| self.received >= len) {
+            return false;
+        }
+        resume.left -= 1;
+        resume.done += 1;
+        let wait = resume.client.inner.config.retry.backoff(resume.done - 1);
+        let (client, scope) = (resume.client.clone(), resume.scope.clone());
+        let (url, from) = (self.url.clone(), self.received);
+        tracing::debug!(%url, from, "resuming a blob download");
+        self.reopening = Some(Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            let method = Method::GET;
+            let call = Call::new(method.clone(), &url).scope(scope).header(
+                RANGE,
+                HeaderValue::from_str(&format!("bytes={from}-")).map_err(|_| {
+                    ClientError::invalid_header(&method, &url, "Range", from.to_string())
+                })?,
+            );
+            let response = http::send(&client.inner, call).await?;
+            if response.status().as_u16() != 206 {
+                return Err(ClientError::unexpected_status(
+                    &method,
+                    &url,
+                    response.status().as_u16(),
+                ));
+            }
+            let content_range = header_str(&response, "content-range")
+                .ok_or_else(|| ClientError::missing_header(&method, &url, "Content-Range"))?;
+            if parse_content_range(content_range).is_none_or(|(start, _)| start != from) {
+                return Err(ClientError::invalid_header(
+                    &method,
+                    &url,
+                    "Content-Range",
+                    content_range,
+                ));
+            }
+            Ok(Box::pin(response.bytes_stream()) as ByteStream)
+        }));
+        true
     }
 
     fn fail(&mut self, error: ClientError) -> Poll<Option<Result<Bytes, ClientError>>> {
@@ -128,10 +194,26 @@ impl Stream for BlobStream {
             return Poll::Ready(None);
         }
         loop {
+            if let Some(reopening) = &mut this.reopening {
+                match reopening.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(body)) => {
+                        this.reopening = None;
+                        this.body = body;
+                    }
+                    Poll::Ready(Err(error)) => {
+                        this.reopening = None;
+                        return this.fail(error);
+                    }
+                }
+            }
             match this.body.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return this.finish(),
                 Poll::Ready(Some(Err(error))) => {
+                    if this.reopen() {
+                        continue;
+                    }
                     let error =
                         ClientError::transport(&this.method, &this.url, "reading the body", error);
                     return this.fail(error);
@@ -230,13 +312,14 @@ impl Client {
                 actual: announced,
             });
         }
-        Ok(BlobStream::new(
-            method,
-            url,
-            response,
-            size.or(announced),
-            Some(digest),
-        ))
+        let mut stream = BlobStream::new(method, url, response, size.or(announced), Some(digest));
+        stream.resume = Some(Resume {
+            client: self.clone(),
+            scope: repository.scope("pull"),
+            left: self.inner.config.retry.max_attempts.saturating_sub(1),
+            done: 0,
+        });
+        Ok(stream)
     }
 
     /// Fetches `range` of blob `digest` (offsets in bytes, end exclusive). The bytes of a range

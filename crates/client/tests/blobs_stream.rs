@@ -133,7 +133,10 @@ async fn hostile_blob_bodies_never_complete_unverified() {
         ("long", |e| {
             e.is_digest_mismatch() || matches!(e, ClientError::SizeMismatch { .. })
         }),
-        ("cut", |e| e.is_retryable()),
+        // Cut, and the registry ignores the Range of the resumption.
+        ("cut", |e| {
+            matches!(e, ClientError::UnexpectedStatus { status: 200, .. })
+        }),
     ];
     for (name, expected) in cases {
         let stream = client
@@ -263,4 +266,81 @@ async fn blob_redirects_to_another_host_are_followed() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].uri, "/storage/blob?sig=abc");
     assert!(seen[0].headers.get("authorization").is_none());
+}
+
+/// A download cut mid-body resumes with `Range: bytes=<received>-` and goes on verifying; a
+/// registry that keeps cutting exhausts the resumptions and the stream fails without having
+/// handed out the whole blob.
+#[tokio::test]
+async fn a_cut_download_resumes_by_range() {
+    let digest = sha256(CONTENT);
+    let server = Hostile::start(|seen| {
+        let range = seen
+            .headers
+            .get("range")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let always_cut = seen.uri.contains("/always/");
+        match range {
+            None => respond(200, &[("content-length", "48")], cut_body(&CONTENT[..20])),
+            Some(range) if range == "bytes=20-" && !always_cut => {
+                respond(206, &[("content-range", "bytes 20-47/48")], &CONTENT[20..])
+            }
+            Some(range) => {
+                let from: usize = range
+                    .trim_start_matches("bytes=")
+                    .trim_end_matches('-')
+                    .parse()
+                    .unwrap();
+                let value = format!("bytes {from}-47/48");
+                let length = (48 - from).to_string();
+                let sent: &'static [u8] = if from < 30 {
+                    &CONTENT[20..30]
+                } else {
+                    &CONTENT[30..31]
+                };
+                respond(
+                    206,
+                    &[
+                        ("content-range", value.as_str()),
+                        ("content-length", length.as_str()),
+                    ],
+                    cut_body(sent),
+                )
+            }
+        }
+    })
+    .await;
+    let client = client();
+    let (bytes, error) = drain(
+        client
+            .get_blob(&server.reference("once"), &digest)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(bytes, CONTENT);
+    let ranges: Vec<String> = server
+        .seen()
+        .iter()
+        .filter_map(|s| {
+            s.headers
+                .get("range")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(ranges, ["bytes=20-"]);
+
+    let (bytes, error) = drain(
+        client
+            .get_blob(&server.reference("always"), &digest)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let error = error.unwrap();
+    assert!(error.is_retryable(), "{error:?}");
+    assert!(bytes.len() < CONTENT.len());
+    // Three attempts in all: the first GET and two resumptions.
+    assert_eq!(server.seen_at("/v2/always/").len(), 3);
 }
