@@ -283,3 +283,77 @@ async fn secrets_stay_out_of_debug_output() {
     assert!(shown.contains("alice"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+/// A token that stops working in the middle of a chunked upload: the registry accepts each
+/// token for two requests, then answers 401; the client gets a new token and sends the refused
+/// chunk again, and the upload completes with every range sent in order.
+#[tokio::test]
+async fn a_token_that_expires_mid_upload_is_renewed() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let data: Vec<u8> = (0..4000u32).map(|i| (i % 256) as u8).collect();
+    let digest = sha256(&data);
+    let announced = digest.to_string();
+    let address: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let own = Arc::clone(&address);
+    let issued = Arc::new(AtomicUsize::new(0));
+    let uses: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let server = Hostile::start(move |seen| {
+        let host = own.get().unwrap();
+        if seen.uri.starts_with("/token") {
+            let n = issued.fetch_add(1, Ordering::SeqCst);
+            return respond(200, &[], format!(r#"{{"token":"t{n}","expires_in":3600}}"#));
+        }
+        let token = header(seen, "authorization").unwrap_or_default();
+        let fresh = token.starts_with("Bearer t") && {
+            let mut uses = uses.lock().unwrap();
+            let count = uses.entry(token.clone()).or_default();
+            *count += 1;
+            *count <= 2
+        };
+        if !fresh {
+            let challenge = format!(r#"Bearer realm="http://{host}/token",service="test""#);
+            return respond(401, &[("www-authenticate", challenge.as_str())], "");
+        }
+        let location = ("location", "/v2/team/app/blobs/uploads/1");
+        match seen.method.as_str() {
+            "POST" => respond(202, &[location], ""),
+            "PATCH" => {
+                let range = header(seen, "content-range").unwrap();
+                let held = format!("0-{}", range.split('-').nth(1).unwrap());
+                respond(202, &[location, ("range", held.as_str())], "")
+            }
+            "PUT" => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+            _ => respond(400, &[], ""),
+        }
+    })
+    .await;
+    address.set(server.host.clone()).unwrap();
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let stored = client
+        .push_blob_chunked(
+            &server.reference("team/app"),
+            &digest,
+            futures_util::stream::iter(
+                data.chunks(700)
+                    .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    let accepted: Vec<String> = server
+        .seen_at("/v2/")
+        .iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| header(s, "content-range").unwrap())
+        .collect();
+    // Each range is sent until a fresh token carries it; in order, none skipped.
+    let mut distinct = accepted.clone();
+    distinct.dedup();
+    assert_eq!(distinct, ["0-999", "1000-1999", "2000-2999", "3000-3999"]);
+    assert!(server.seen_at("/token").len() >= 3, "tokens were renewed");
+}
