@@ -50,6 +50,46 @@ impl Client {
         if let Some(timeout) = config.request_timeout {
             builder = builder.timeout(timeout);
         }
+        for path in &config.tls.ca_files {
+            let pem = std::fs::read(path).map_err(|e| ClientError::Config {
+                what: "a CA file could not be read",
+                source: Some(e.into()),
+            })?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::Config {
+                    what: "a CA file holds no valid PEM certificate",
+                    source: Some(e.into()),
+                })?;
+            if certificates.is_empty() {
+                return Err(ClientError::Config {
+                    what: "a CA file holds no valid PEM certificate",
+                    source: None,
+                });
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some((chain, key)) = &config.tls.client_certificate {
+            let mut pem = std::fs::read(chain).map_err(|e| ClientError::Config {
+                what: "the client certificate could not be read",
+                source: Some(e.into()),
+            })?;
+            pem.push(b'\n');
+            pem.extend(std::fs::read(key).map_err(|e| ClientError::Config {
+                what: "the client certificate's key could not be read",
+                source: Some(e.into()),
+            })?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ClientError::Config {
+                what: "the client certificate or its key is not valid PEM",
+                source: Some(e.into()),
+            })?;
+            builder = builder.identity(identity);
+        }
+        if config.tls.accept_invalid_certificates {
+            tracing::warn!("TLS certificates are not verified");
+            builder = builder.danger_accept_invalid_certs(true);
+        }
         let http = builder.build().map_err(|e| ClientError::Config {
             what: "the HTTP client could not be built",
             source: Some(e.into()),

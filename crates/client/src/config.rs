@@ -1,6 +1,7 @@
 //! [`ClientConfig`]: what a [`Client`](crate::Client) is built from, and [`RetryPolicy`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::credentials::{Credential, CredentialSources};
@@ -62,6 +63,25 @@ pub struct ClientConfig {
     pub credential_sources: CredentialSources,
     /// Directories searched for `docker-credential-<name>` helpers before `PATH`.
     pub credential_helper_dirs: Vec<std::path::PathBuf>,
+    /// TLS: extra certificate authorities, a client certificate, HTTPS on hosts that would
+    /// otherwise get plain HTTP, and the dangerous switch that trusts any certificate.
+    pub tls: TlsOptions,
+}
+
+/// How the client speaks TLS (rustls; the system's roots and Mozilla's are trusted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// PEM files of certificate authorities trusted beside the built-in ones.
+    pub ca_files: Vec<PathBuf>,
+    /// A client certificate: the PEM file of its chain and the PEM file of its key.
+    pub client_certificate: Option<(PathBuf, PathBuf)>,
+    /// Hosts spoken to over HTTPS even where plain HTTP would be used (loopback hosts and
+    /// [`insecure_hosts`](ClientConfig::insecure_hosts)).
+    pub https_hosts: BTreeSet<String>,
+    /// Trusts any server certificate. For tests and broken registries only: it gives up the
+    /// protection TLS exists for.
+    pub accept_invalid_certificates: bool,
 }
 
 impl Default for ClientConfig {
@@ -80,6 +100,7 @@ impl Default for ClientConfig {
             credentials: BTreeMap::new(),
             credential_sources: CredentialSources::default(),
             credential_helper_dirs: Vec::new(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -131,9 +152,23 @@ impl ClientConfig {
         self
     }
 
-    /// Whether `host` is spoken to over plain HTTP: loopback hosts and configured ones.
+    /// Trusts the certificate authorities of the PEM file `path` beside the built-in ones.
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> ClientConfig {
+        self.tls.ca_files.push(path.into());
+        self
+    }
+
+    /// Speaks HTTPS to `host` even if it is loopback or configured insecure.
+    pub fn with_https_host(mut self, host: impl Into<String>) -> ClientConfig {
+        self.tls.https_hosts.insert(host.into());
+        self
+    }
+
+    /// Whether `host` is spoken to over plain HTTP: loopback hosts and configured ones, unless
+    /// they are listed in [`TlsOptions::https_hosts`].
     pub fn allows_plain_http(&self, host: &str) -> bool {
-        self.insecure_hosts.contains(host) || crate::endpoint::is_loopback(host)
+        !self.tls.https_hosts.contains(host)
+            && (self.insecure_hosts.contains(host) || crate::endpoint::is_loopback(host))
     }
 }
 

@@ -57,7 +57,7 @@ pub use crate::blobs::BlobStream;
 pub use crate::client::Client;
 pub use crate::config::{
     ClientConfig, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MANIFEST_PULL, DEFAULT_MAX_MANIFEST_PUSH,
-    DEFAULT_MAX_SMALL_BODY, RetryPolicy,
+    DEFAULT_MAX_SMALL_BODY, RetryPolicy, TlsOptions,
 };
 pub use crate::credentials::{Credential, CredentialSources};
 pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};

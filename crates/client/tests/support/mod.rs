@@ -63,14 +63,20 @@ pub struct Registry {
 
 impl Registry {
     pub async fn start() -> Registry {
+        Registry::start_with(|_| {}).await
+    }
+
+    /// A registry with `adjust` applied to its config.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Registry {
         let root = tempfile::tempdir().unwrap();
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             root: root.path().to_owned(),
             delete_enabled: true,
             upload_purge_interval_secs: 0,
             ..Config::default()
         };
+        adjust(&mut config);
         let server = Server::bind(&config).await.unwrap();
         let host = server.local_addr().unwrap().to_string();
         let (stop, stopped) = oneshot::channel::<()>();
