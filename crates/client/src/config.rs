@@ -61,6 +61,9 @@ pub struct ClientConfig {
     /// Where credentials are looked up after the explicit ones: by default the files users
     /// expect, found from the environment.
     pub credential_sources: CredentialSources,
+    /// The page size asked of tag and catalog listings (`?n=`); `None` leaves it to the
+    /// registry. Every page is followed either way.
+    pub page_size: Option<u32>,
     /// Directories searched for `docker-credential-<name>` helpers before `PATH`.
     pub credential_helper_dirs: Vec<std::path::PathBuf>,
     /// TLS: extra certificate authorities, a client certificate, HTTPS on hosts that would
@@ -99,6 +102,7 @@ impl Default for ClientConfig {
             chunk_size: DEFAULT_CHUNK_SIZE,
             credentials: BTreeMap::new(),
             credential_sources: CredentialSources::default(),
+            page_size: None,
             credential_helper_dirs: Vec::new(),
             tls: TlsOptions::default(),
         }

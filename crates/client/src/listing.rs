@@ -42,7 +42,7 @@ impl Client {
         reference: &gantry_reference::Reference,
     ) -> Result<Vec<String>, ClientError> {
         let repository = self.repository(reference)?;
-        let url = repository.url("tags/list");
+        let url = repository.url(&format!("tags/list{}", self.page_query()));
         let mut tags = Vec::new();
         for page in self
             .pages::<TagsPage>(url, repository.scope("pull"))
@@ -55,13 +55,24 @@ impl Client {
 
     /// The repositories of the registry `domain` names, every page of them.
     pub async fn catalog(&self, domain: &str) -> Result<Vec<String>, ClientError> {
-        let url = self.endpoint(domain)?.url("/v2/_catalog");
+        let url = self
+            .endpoint(domain)?
+            .url(&format!("/v2/_catalog{}", self.page_query()));
         let mut names = Vec::new();
         let scope = "registry:catalog:*".to_owned();
         for page in self.pages::<CatalogPage>(url, scope).await? {
             names.extend(page.repositories.unwrap_or_default());
         }
         Ok(names)
+    }
+
+    /// `?n=<page size>`, when one is configured.
+    fn page_query(&self) -> String {
+        self.inner
+            .config
+            .page_size
+            .map(|n| format!("?n={n}"))
+            .unwrap_or_default()
     }
 
     /// Every page from `url` on, parsed as `T`, following `Link` until there is none (at most

@@ -120,5 +120,8 @@ async fn a_dropped_connection_is_a_retryable_transport_error() {
     assert!(matches!(error, ClientError::Transport { .. }), "{error:?}");
     assert!(error.is_retryable());
     assert!(std::error::Error::source(&error).is_some());
-    assert!(accepted.load(Ordering::SeqCst) >= 3, "three attempts at least");
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 3,
+        "three attempts at least"
+    );
 }

@@ -65,3 +65,38 @@ async fn a_page_that_is_not_json_is_an_error() {
         "{error:?}"
     );
 }
+
+/// gantry serve pages by `?n=` and links the next page: a page size of 2 walks five tags in
+/// three pages.
+#[tokio::test]
+async fn gantry_serve_pages_by_the_configured_size() {
+    let registry = Registry::start().await;
+    let mut config = gantry_client::ClientConfig::default();
+    config.page_size = Some(2);
+    let client = support::client_with(config);
+    registry.seed_blob("team/app", b"{}").await;
+    let manifest = ImageManifest::builder(Descriptor::empty())
+        .artifact_type("application/vnd.example")
+        .build()
+        .unwrap();
+    for tag in ["e", "d", "c", "b", "a"] {
+        client
+            .put_manifest(&registry.reference(&format!("team/app:{tag}")), &manifest)
+            .await
+            .unwrap();
+    }
+    for name in ["team/b", "team/c"] {
+        registry.seed_blob(name, b"{}").await;
+        client
+            .put_manifest(&registry.reference(&format!("{name}:x")), &manifest)
+            .await
+            .unwrap_or_else(|_| panic!("{name}"));
+    }
+    let tags = client
+        .list_tags(&registry.reference("team/app"))
+        .await
+        .unwrap();
+    assert_eq!(tags, ["a", "b", "c", "d", "e"]);
+    let repositories = client.catalog(&registry.host).await.unwrap();
+    assert_eq!(repositories, ["team/app", "team/b", "team/c"]);
+}

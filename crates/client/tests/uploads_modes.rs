@@ -209,3 +209,71 @@ async fn a_failed_chunk_resumes_from_the_upload_status() {
         )
     );
 }
+
+/// A registry that asks for chunks of at least 5000 bytes gets them, whatever the configured
+/// chunk size.
+#[tokio::test]
+async fn chunks_are_raised_to_the_registry_minimum() {
+    let registry = Registry::start_with(|config| config.chunk_min_length = 5000).await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let repo = registry.reference("team/app");
+    let upload = client.start_upload(&repo).await.unwrap();
+    assert_eq!(upload.min_chunk(), Some(5000));
+    client.cancel_upload(upload).await.unwrap();
+    let data = content(12_000);
+    let digest = sha256(&data);
+    client
+        .push_blob_chunked(&repo, &digest, chunks(&data, 1000))
+        .await
+        .unwrap();
+    assert_eq!(client.head_blob(&repo, &digest).await.unwrap(), 12_000);
+}
+
+/// The chunk sizes on the wire: raised to `OCI-Chunk-Min-Length`, the last one shorter.
+#[tokio::test]
+async fn patches_carry_chunks_of_the_registry_minimum() {
+    use support::{Hostile, respond};
+
+    let data = content(6000);
+    let digest = sha256(&data);
+    let announced = digest.to_string();
+    let server = Hostile::start(move |seen| {
+        let location = ("location", "/v2/team/app/blobs/uploads/1");
+        match seen.method.as_str() {
+            "POST" => respond(202, &[location, ("oci-chunk-min-length", "2500")], ""),
+            "PATCH" => {
+                let range = seen.headers.get("content-range").unwrap().to_str().unwrap();
+                let held = format!("0-{}", range.split('-').nth(1).unwrap());
+                respond(202, &[location, ("range", held.as_str())], "")
+            }
+            _ => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+        }
+    })
+    .await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    client
+        .push_blob_chunked(&server.reference("team/app"), &digest, chunks(&data, 999))
+        .await
+        .unwrap();
+    let patches: Vec<(String, usize)> = server
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| {
+            let range = s
+                .headers
+                .get("content-range")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (range, s.body.len())
+        })
+        .collect();
+    let expected = [("0-2499", 2500), ("2500-4999", 2500), ("5000-5999", 1000)];
+    let expected: Vec<(String, usize)> = expected
+        .iter()
+        .map(|(r, n)| ((*r).to_owned(), *n))
+        .collect();
+    assert_eq!(patches, expected);
+}
