@@ -151,6 +151,13 @@ pub enum ClientError {
         /// What went wrong.
         what: &'static str,
     },
+    /// The stream of content to upload failed.
+    #[error("the content to upload could not be read")]
+    Content {
+        /// The stream's error.
+        #[source]
+        source: BoxError,
+    },
     /// Credentials could not be read: a malformed credential file, a failing helper.
     #[error("credentials: {what}")]
     Credentials {

@@ -90,6 +90,12 @@ fn parse_range_end(value: &str) -> Option<u64> {
     end.parse::<u64>().ok().map(|end| end + 1)
 }
 
+/// Whether a failed first chunk says the registry does not take chunks at all.
+fn refuses_chunks(error: &ClientError) -> bool {
+    matches!(error.status(), Some(400 | 405 | 416 | 501))
+        && error.code() != Some(gantry_spec::error_code::ErrorCode::DigestInvalid)
+}
+
 /// Where `from` can be mounted from, as the query of a mount request.
 fn mount_query(digest: &Digest, from: &RepositoryName) -> String {
     format!(
@@ -220,7 +226,9 @@ impl Client {
     /// Uploads a stream in `PATCH` requests of [`chunk_size`](crate::ClientConfig::chunk_size)
     /// bytes (raised to the registry's `OCI-Chunk-Min-Length`) with `Content-Range`, then
     /// commits it. When a chunk fails, the client asks the registry how far it got and sends the
-    /// rest of the chunk from there, up to the retry policy's attempts.
+    /// rest of the chunk from there, up to the retry policy's attempts. A registry that refuses
+    /// the first chunk outright (400, 405, 416 or 501) gets the whole stream in one streamed
+    /// `PATCH` instead, in a new session.
     pub async fn push_blob_chunked<S, E>(
         &self,
         reference: &Reference,
@@ -228,8 +236,8 @@ impl Client {
         content: S,
     ) -> Result<Digest, ClientError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-        E: Into<Box<dyn StdError + Send + Sync>>,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
     {
         let mut upload = self.start_upload(reference).await?;
         let chunk_size = upload
@@ -240,7 +248,8 @@ impl Client {
                     .chunk_size
                     .max(usize::try_from(min).unwrap_or(usize::MAX))
             });
-        let mut content = std::pin::pin!(content);
+        let mut content = Box::pin(content);
+        let mut first = true;
         let mut buffer = BytesMut::new();
         let mut ended = false;
         while !ended {
@@ -248,12 +257,9 @@ impl Client {
                 match content.next().await {
                     Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
                     Some(Err(error)) => {
-                        return Err(ClientError::transport(
-                            &Method::PATCH,
-                            &upload.location,
-                            "reading the content to upload",
-                            error,
-                        ));
+                        return Err(ClientError::Content {
+                            source: error.into(),
+                        });
                     }
                     None => {
                         ended = true;
@@ -264,7 +270,23 @@ impl Client {
             let take = buffer.len().min(chunk_size);
             let chunk = buffer.split_to(take).freeze();
             if !chunk.is_empty() {
-                self.send_chunk(&mut upload, chunk).await?;
+                match self.send_chunk(&mut upload, chunk.clone()).await {
+                    Ok(()) => {}
+                    Err(error) if first && refuses_chunks(&error) => {
+                        tracing::debug!(%error, "the registry refuses chunks; streaming instead");
+                        let _ = self.cancel_upload(upload).await;
+                        let held = [chunk, buffer.freeze()];
+                        let rest = futures_util::stream::iter(
+                            held.into_iter()
+                                .filter(|b| !b.is_empty())
+                                .map(Ok::<_, Box<dyn StdError + Send + Sync>>),
+                        )
+                        .chain(content.map(|item| item.map_err(Into::into)));
+                        return self.push_blob_stream(reference, digest, rest).await;
+                    }
+                    Err(error) => return Err(error),
+                }
+                first = false;
             }
             if !buffer.is_empty() {
                 ended = false;

@@ -277,3 +277,63 @@ async fn patches_carry_chunks_of_the_registry_minimum() {
         .collect();
     assert_eq!(patches, expected);
 }
+
+/// A registry that refuses `Content-Range` chunks gets the whole blob in one streamed `PATCH`
+/// of a new session; a failing content stream is the caller's error, not a retryable one.
+#[tokio::test]
+async fn a_registry_that_refuses_chunks_gets_one_stream() {
+    use support::{Hostile, respond};
+
+    let data = content(5000);
+    let digest = sha256(&data);
+    let announced = digest.to_string();
+    let server = Hostile::start(move |seen| {
+        let location = ("location", "/v2/team/app/blobs/uploads/1");
+        match seen.method.as_str() {
+            "POST" => respond(202, &[location], ""),
+            "PATCH" if seen.headers.contains_key("content-range") => {
+                respond(405, &[], r#"{"errors":[{"code":"UNSUPPORTED"}]}"#)
+            }
+            "PATCH" => {
+                let held = format!("0-{}", seen.body.len() - 1);
+                respond(202, &[location, ("range", held.as_str())], "")
+            }
+            "DELETE" => respond(204, &[], ""),
+            _ => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+        }
+    })
+    .await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let repo = server.reference("team/app");
+    let stored = client
+        .push_blob_chunked(&repo, &digest, chunks(&data, 300))
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    let streamed: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PATCH" && !s.headers.contains_key("content-range"))
+        .collect();
+    assert_eq!(streamed.len(), 1);
+    assert_eq!(streamed[0].body, data);
+    let methods: Vec<String> = server.seen().iter().map(|s| s.method.to_string()).collect();
+    assert!(
+        methods.contains(&"DELETE".to_owned()),
+        "the refused session is cancelled: {methods:?}"
+    );
+
+    let failing = futures_util::stream::iter(vec![
+        Ok(Bytes::from_static(b"some")),
+        Err(std::io::Error::other("disk gone")),
+    ]);
+    let error = client
+        .push_blob_chunked(&repo, &digest, failing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, gantry_client::ClientError::Content { .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+}
