@@ -1,0 +1,163 @@
+//! Peak memory while the client pushes a 4 GiB blob (streamed and chunked) and pulls it back
+//! through a verified `BlobStream`, against an in-process server that discards what it receives
+//! and generates what it sends: the process's peak resident set (`VmHWM`) against its resident
+//! set before (`VmRSS`). A plain program (not criterion), so the peak is this work's alone.
+//!
+//! The target (issue 6): under 64 MiB above the baseline. Exits with failure above it.
+//! `GANTRY_BENCH_BYTES` sets another size (a multiple of 1 MiB) for a quick run.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark: failures panic with their cause"
+)]
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gantry_client::{Client, ClientConfig, CredentialSources};
+use gantry_reference::{Algorithm, Digest, Digester, Reference};
+
+const CHUNK: usize = 64 << 10;
+const BOUND_MIB: u64 = 64;
+
+/// A field of `/proc/self/status`, in KiB.
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|line| line.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// One MiB of varied bytes; the blob is this block repeated.
+fn block() -> Bytes {
+    Bytes::from(
+        (0..1u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The blob as a stream of 64 KiB chunks.
+fn blob(
+    block: Bytes,
+    size: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::iter(0..size / CHUNK as u64).map(move |n| {
+        let start = (n as usize * CHUNK) % block.len();
+        Ok(block.slice(start..start + CHUNK))
+    })
+}
+
+/// A registry that counts and discards uploads, and serves the generated blob.
+async fn answer(request: Request<Body>, block: Bytes, size: u64, digest: String) -> Response<Body> {
+    let method = request.method().clone();
+    let range = request
+        .headers()
+        .get("content-range")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let mut body = request.into_body().into_data_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = body.next().await {
+        received += chunk.unwrap().len() as u64;
+    }
+    let location = "/v2/bench/memory/blobs/uploads/1";
+    let builder = Response::builder();
+    match method.as_str() {
+        "POST" => builder
+            .status(202)
+            .header("location", location)
+            .body(Body::empty()),
+        "PATCH" => {
+            let end = match range {
+                Some(range) => range.split('-').nth(1).unwrap().parse::<u64>().unwrap(),
+                None => received - 1,
+            };
+            builder
+                .status(202)
+                .header("location", location)
+                .header("range", format!("0-{end}"))
+                .body(Body::empty())
+        }
+        "PUT" => builder
+            .status(201)
+            .header("docker-content-digest", digest)
+            .body(Body::empty()),
+        _ => builder
+            .status(200)
+            .header("content-length", size)
+            .body(Body::from_stream(blob(block, size))),
+    }
+    .unwrap()
+}
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if filter.is_some_and(|filter| !"transfer_memory".contains(&filter)) {
+        return;
+    }
+    let size: u64 = std::env::var("GANTRY_BENCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4 << 30);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let block = block();
+    let mut digester = Digester::new(Algorithm::Sha256);
+    for n in 0..size / CHUNK as u64 {
+        let start = (n as usize * CHUNK) % block.len();
+        digester.update(&block[start..start + CHUNK]);
+    }
+    let digest: Digest = digester.finish();
+    let baseline = status_kib("VmRSS:");
+    let started = Instant::now();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let (served, announced) = (block.clone(), digest.to_string());
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            answer(request, served.clone(), size, announced.clone())
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let config = ClientConfig::default()
+            .with_chunk_size(8 << 20)
+            .with_credential_sources(CredentialSources::None);
+        let client = Client::new(config).unwrap();
+        let repo = Reference::parse(format!("{host}/bench/memory")).unwrap();
+        client
+            .push_blob_stream(&repo, &digest, blob(block.clone(), size))
+            .await
+            .unwrap();
+        client
+            .push_blob_chunked(&repo, &digest, blob(block.clone(), size))
+            .await
+            .unwrap();
+        let mut stream = client.get_blob(&repo, &digest).await.unwrap();
+        let mut read = 0u64;
+        while let Some(chunk) = stream.next().await {
+            read += chunk.unwrap().len() as u64;
+        }
+        assert_eq!(read, size);
+    });
+    let peak = status_kib("VmHWM:");
+    let above_mib = peak.saturating_sub(baseline) as f64 / 1024.0;
+    println!(
+        "transfer_memory: pushed a {:.2} GiB blob streamed and chunked and pulled it back verified \
+         in {:.1} s; peak resident set {:.1} MiB, {above_mib:.1} MiB above the baseline of {:.1} MiB \
+         (bound: {BOUND_MIB} MiB)",
+        size as f64 / f64::from(1u32 << 30),
+        started.elapsed().as_secs_f64(),
+        peak as f64 / 1024.0,
+        baseline as f64 / 1024.0,
+    );
+    if above_mib >= BOUND_MIB as f64 {
+        eprintln!("transfer_memory: peak memory above the bound");
+        std::process::exit(1);
+    }
+}
