@@ -21,7 +21,8 @@ use crate::client::Inner;
 use crate::credentials;
 use crate::error::ClientError;
 
-/// Tokens are dropped this long before they expire, so none expires on the wire.
+/// Tokens are dropped this long before they expire (or at half their life, if that is later),
+/// so none expires on the wire.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
 /// The `Authorization` header to send to `host` for `scopes`, from what the cache holds.
@@ -72,7 +73,11 @@ pub(crate) async fn answer(
             });
         };
         header.set_sensitive(true);
-        let expires_at = received + token.lifetime.saturating_sub(EXPIRY_MARGIN);
+        let usable = token
+            .lifetime
+            .saturating_sub(EXPIRY_MARGIN)
+            .max(token.lifetime / 2);
+        let expires_at = received + usable;
         inner.auth.set_token(host, scopes, header, expires_at);
         return Ok(true);
     }

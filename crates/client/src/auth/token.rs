@@ -43,6 +43,8 @@ struct TokenResponse {
     access_token: Option<String>,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    issued_at: Option<String>,
 }
 
 /// Fetches a token for `scopes` from the service `challenge` names.
@@ -182,5 +184,131 @@ async fn exchange(
         .expires_in
         .map_or(MIN_LIFETIME, Duration::from_secs)
         .max(MIN_LIFETIME);
-    Ok(Token { value, lifetime })
+    let age = parsed
+        .issued_at
+        .as_deref()
+        .and_then(unix_seconds)
+        .and_then(|issued| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs();
+            now.checked_sub(issued)
+        })
+        .map_or(Duration::ZERO, Duration::from_secs);
+    Ok(Token {
+        value,
+        lifetime: remaining(lifetime, age),
+    })
+}
+
+/// What is left of `lifetime` for a token issued `age` ago (by `issued_at`): a token is never
+/// trusted for longer than its service meant, and an `issued_at` in the future (clock skew)
+/// counts as now. What is left is at least a second, so the token is used once.
+fn remaining(lifetime: Duration, age: Duration) -> Duration {
+    lifetime.saturating_sub(age).max(Duration::from_secs(1))
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 time (`2024-05-01T12:00:00Z`, with optional
+/// fractions and offset), as token services write `issued_at`.
+fn unix_seconds(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| num_in(text, range);
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            sign * (num_in(rest, 1..3)? * 3600 + num_in(rest, 4..6)? * 60)
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(seconds).ok()
+}
+
+/// The decimal number at `range` of `text`, digits only.
+fn num_in(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
+    let part = text.get(range)?;
+    part.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| part.parse().ok())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_at_times_parse_as_rfc_3339() {
+        let cases = [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2024-05-01T12:00:00Z", Some(1_714_564_800)),
+            ("2024-05-01T12:00:00.123456789Z", Some(1_714_564_800)),
+            ("2024-05-01T14:00:00+02:00", Some(1_714_564_800)),
+            ("2024-05-01T07:30:00-04:30", Some(1_714_564_800)),
+            ("2000-02-29T00:00:00Z", Some(951_782_400)),
+            ("2024-13-01T00:00:00Z", None),
+            ("2024-05-01 12:00:00", None),
+            ("2024-05-01T12:00:00", None),
+            ("2024-05-01T12:00:00.Z", None),
+            ("1969-12-31T23:59:59Z", None),
+            ("garbage", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(unix_seconds(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_old_token_lives_only_what_is_left() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(remaining(hour, Duration::ZERO), hour);
+        assert_eq!(
+            remaining(hour, Duration::from_secs(600)),
+            Duration::from_secs(3000)
+        );
+        assert_eq!(remaining(hour, 2 * hour), Duration::from_secs(1));
+    }
 }
