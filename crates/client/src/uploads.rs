@@ -344,6 +344,10 @@ impl Client {
             if offset < start || offset > end {
                 return Err(failure);
             }
+            if offset == end {
+                // The registry took the whole chunk; only its answer was lost.
+                return Ok(());
+            }
         }
     }
 

@@ -12,6 +12,8 @@
     reason = "test support fails loudly"
 )]
 
+pub mod proxy;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
