@@ -47,6 +47,9 @@ pub enum ClientError {
         url: String,
         /// What failed, such as "sending the request" or "reading the body".
         what: &'static str,
+        /// Whether the failure may pass: a refused or cut connection, a timeout. A TLS
+        /// certificate the client does not trust will not.
+        retryable: bool,
         /// The HTTP stack's error.
         #[source]
         source: BoxError,
@@ -193,6 +196,27 @@ fn registry_detail(code: Option<ErrorCode>, message: &str) -> String {
     }
 }
 
+/// Whether a transport error comes from the TLS handshake (a certificate not trusted, a
+/// protocol mismatch), which no retry cures: rustls reports through an I/O error of kind
+/// `InvalidData`, wrapped by the HTTP stack.
+fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            // An I/O error's `source` skips the error it wraps; look at that one too.
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner);
+                continue;
+            }
+        }
+        current = error.source();
+    }
+    false
+}
+
 /// Codes that describe a state of the registry no retry changes.
 const NEVER_RETRIED: &[ErrorCode] = &[
     ErrorCode::NameUnknown,
@@ -211,7 +235,7 @@ impl ClientError {
     /// `MANIFEST_UNKNOWN`, `DENIED`).
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Transport { .. } => true,
+            ClientError::Transport { retryable, .. } => *retryable,
             ClientError::Registry { status, code, .. } => {
                 retryable_status(*status) && !code.is_some_and(|c| NEVER_RETRIED.contains(&c))
             }
@@ -279,11 +303,13 @@ impl ClientError {
         what: &'static str,
         source: impl Into<BoxError>,
     ) -> ClientError {
+        let source = source.into();
         ClientError::Transport {
             method: method.to_string(),
             url: url.to_owned(),
             what,
-            source: source.into(),
+            retryable: !is_tls_failure(source.as_ref()),
+            source,
         }
     }
 
