@@ -148,7 +148,8 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                     if authorization.is_some() {
                         auth::forget(inner, &host, &scopes);
                     }
-                    if auth::answer(inner, &host, &challenges, &scopes).await? {
+                    let refused = authorization.is_some();
+                    if auth::answer(inner, &host, &challenges, &scopes, refused).await? {
                         auth_rounds += 1;
                         attempt -= 1;
                         tracing::debug!(%method, %url, auth_rounds, "authenticating and sending again");

@@ -248,6 +248,18 @@ async fn a_basic_challenge_is_answered_with_credentials_or_refused() {
     let before = server.seen().len();
     client.list_tags(&repo).await.unwrap();
     assert_eq!(server.seen().len(), before + 1);
+    // Wrong credentials are refused once, not sent again and again.
+    let config = ClientConfig::default()
+        .with_credential(server.host.clone(), Credential::basic("alice", "wrong"));
+    let client = client_with(config);
+    let before = server.seen().len();
+    let error = client.list_tags(&repo).await.unwrap_err();
+    assert!(error.is_auth(), "{error:?}");
+    assert_eq!(
+        server.seen().len(),
+        before + 2,
+        "one anonymous try, one with credentials"
+    );
 }
 
 #[tokio::test]

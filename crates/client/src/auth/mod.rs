@@ -39,12 +39,14 @@ pub(crate) fn authorization(inner: &Inner, host: &str, scopes: &[String]) -> Opt
 }
 
 /// Answers a `401` from `host` carrying `challenges`: returns whether the request is worth
-/// sending again, with what is now in the cache.
+/// sending again, with what is now in the cache. `refused` says the request already carried
+/// credentials: Basic ones the registry refused are not sent again.
 pub(crate) async fn answer(
     inner: &Inner,
     host: &str,
     challenges: &[Challenge],
     scopes: &[String],
+    refused: bool,
 ) -> Result<bool, ClientError> {
     let credential = match inner.auth.credential(host) {
         Some(known) => known,
@@ -83,7 +85,7 @@ pub(crate) async fn answer(
     }
     if let Some(basic) = challenges.iter().find(|c| c.is("basic")) {
         inner.auth.set_challenge(host, basic.clone());
-        return Ok(credential.is_some());
+        return Ok(credential.is_some() && !refused);
     }
     Ok(false)
 }
