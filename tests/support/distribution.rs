@@ -21,6 +21,12 @@ impl Distribution {
     /// Starts the peer over the data directory `root`, with its config and log in `dir`, and
     /// waits until it answers.
     pub fn start(root: &Path, dir: &Path) -> Distribution {
+        Distribution::start_with(root, dir, "")
+    }
+
+    /// [`start`](Distribution::start) with `extra` appended to the configuration: YAML
+    /// top-level sections such as `auth:`.
+    pub fn start_with(root: &Path, dir: &Path, extra: &str) -> Distribution {
         let binary = Path::new(BINARY);
         assert!(
             binary.exists(),
@@ -31,7 +37,7 @@ impl Distribution {
         std::fs::create_dir_all(root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let config = dir.join("docker-registry.yml");
-        std::fs::write(&config, config_yaml(root, addr))
+        std::fs::write(&config, config_yaml(root, addr) + extra)
             .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
         // Its log goes to a file: every refused request is logged at level error.
         let log = dir.join("docker-registry.log");

@@ -62,7 +62,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Whether `GET /v2/` at `addr` answers 200.
+/// Whether `GET /v2/` at `addr` answers 200, or 401 for a registry that wants authentication.
 pub fn answers(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
@@ -73,10 +73,12 @@ pub fn answers(addr: SocketAddr) -> bool {
         return false;
     }
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+    stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
+        && matches!(&head[9..12], b"200" | b"401")
 }
 
-/// Waits, at most [`STARTUP`], until `GET /v2/` at `addr` answers 200; panics with `log()` if
+/// Waits, at most [`STARTUP`], until `GET /v2/` at `addr` answers (see [`answers`]); panics with `log()` if
 /// the process exits first or the time runs out.
 pub fn wait_until_answers(guard: &mut Guard, addr: SocketAddr, log: impl Fn() -> String) {
     let deadline = Instant::now() + STARTUP;
