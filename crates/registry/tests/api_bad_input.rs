@@ -507,3 +507,55 @@ async fn cut_bodies_and_length_lies_leave_nothing_visible() {
     assert_eq!(response.bytes().await.unwrap().as_ref(), content.as_slice());
     server.stop().await;
 }
+
+/// A manifest body sent without Content-Length, in pieces.
+fn streamed(bytes: Vec<u8>) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_manifests_are_measured_as_they_arrive() {
+    let server = TestServer::start_with(|config| config.max_manifest_size = 8 * 1024).await;
+    let (manifest, digest) = server.push_image("streamed/app", "v1", b"layer").await;
+
+    let response = server
+        .client
+        .put(server.at("/v2/streamed/app/manifests/again"))
+        .header("content-type", OCI_MANIFEST)
+        .body(streamed(manifest.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        201,
+        "a small streamed manifest is taken whole"
+    );
+    assert_eq!(
+        header(&response, "docker-content-digest"),
+        Some(digest.to_string())
+    );
+
+    let mut padded = String::from_utf8(manifest).unwrap();
+    padded.insert_str(
+        1,
+        &format!("\"annotations\":{{\"pad\":\"{}\"}},", "x".repeat(20 * 1024)),
+    );
+    let response = server
+        .client
+        .put(server.at("/v2/streamed/app/manifests/big"))
+        .header("content-type", OCI_MANIFEST)
+        .body(streamed(padded.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(error_code(response).await.as_deref(), Some("SIZE_INVALID"));
+    assert_eq!(
+        server.get("/v2/streamed/app/manifests/big").await.status(),
+        404
+    );
+    server.stop().await;
+}

@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use gantry_spec::error_code::ErrorCode;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
 use crate::query::Query;
@@ -122,6 +122,11 @@ pub(crate) fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
 }
 
+/// How much of an oversized small body is read and dropped before the 413 goes out. A client
+/// still sending when the server closes gets a reset connection instead of the answer; reading
+/// what it sends (up to this bound) lets it read the 413.
+const OVERSIZED_DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// A small request body read whole, refused with 413 once it passes `limit` bytes.
 pub(crate) async fn read_limited(
     headers: &HeaderMap,
@@ -137,15 +142,33 @@ pub(crate) async fn read_limited(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if let Some(declared) = declared
-        && declared > limit as u64
-    {
-        return Err(too_large(format!("a body of {declared} bytes")));
+    let mut stream = body.into_data_stream();
+    let mut collected = BytesMut::new();
+    let mut drained = 0u64;
+    if declared.is_none_or(|declared| declared <= limit as u64) {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| {
+                ApiError::new(ErrorCode::ManifestInvalid)
+                    .message(format!("the request body failed: {error}"))
+            })?;
+            if collected.len() + chunk.len() > limit {
+                drained = (collected.len() + chunk.len()) as u64;
+                break;
+            }
+            collected.extend_from_slice(&chunk);
+        }
+        if drained == 0 {
+            return Ok(collected.freeze());
+        }
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large("the body".to_owned())),
-        Err(error) => Err(ApiError::new(ErrorCode::ManifestInvalid)
-            .message(format!("the request body failed: {error}"))),
+    while drained <= OVERSIZED_DRAIN_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => drained += chunk.len() as u64,
+            _ => break,
+        }
     }
+    Err(too_large(match declared {
+        Some(declared) => format!("a body of {declared} bytes"),
+        None => "the body".to_owned(),
+    }))
 }
