@@ -18,8 +18,28 @@
 //!   [`Client::mount_blob`], and sessions ([`Upload`]) to inspect or cancel.
 //! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination;
 //!   [`Client::referrers`], with the tag schema's fallback.
+//! - Authentication ([`auth`]): Basic, and Bearer tokens by GET or OAuth2 POST, cached by scope;
+//!   credentials ([`credentials`]) given explicitly or read from Docker's `config.json`,
+//!   containers' `auth.json` and `docker-credential-*` helpers.
 //! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
 //!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
+//!
+//! Where requests go, before any is sent:
+//!
+//! ```
+//! use gantry_client::{Client, ClientConfig, Credential};
+//!
+//! let config = ClientConfig::default()
+//!     .with_user_agent("my-tool/1.0")
+//!     .with_credential("ghcr.io", Credential::basic("me", "s3cret-value"));
+//! let client = Client::new(config)?;
+//! assert_eq!(client.endpoint("docker.io")?.base_url(), "https://registry-1.docker.io");
+//! assert_eq!(client.endpoint("localhost:5000")?.base_url(), "http://localhost:5000");
+//! assert!(!format!("{client:?}").contains("s3cret-value"), "secrets stay out of Debug");
+//! # Ok::<(), gantry_client::ClientError>(())
+//! ```
+//!
+//! Pulling an image's layers, each verified as it streams:
 //!
 //! ```no_run
 //! use futures_util::StreamExt;

@@ -1,10 +1,10 @@
 //! Authentication: `WWW-Authenticate` challenges ([`challenge`]), Basic credentials and Bearer
 //! tokens, and what the client remembers of them per registry.
 //!
-//! The flow lives in [`http::send`](crate::http): a request goes out with whatever the cache
-//! holds for its host and scopes; a `401` is answered by reading the challenge, getting a
-//! token (or using Basic credentials) and sending the request again, once more when the
-//! registry asks for a wider scope (`insufficient_scope`). Tokens expire by their
+//! The flow lives in the client's request path (`http.rs`): a request goes out with whatever
+//! the cache holds for its host and scopes; a `401` is answered by reading the challenge,
+//! getting a token (or using Basic credentials) and sending the request again, once more when
+//! the registry asks for a wider scope (`insufficient_scope`). Tokens expire by their
 //! `expires_in` (at least 60 s), so a long transfer gets a new one when it needs it.
 
 mod basic;

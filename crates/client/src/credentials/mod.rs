@@ -2,7 +2,7 @@
 //! finds them.
 //!
 //! The order is the one users expect: credentials given explicitly in
-//! [`ClientConfig`](crate::ClientConfig), then the credential files of
+//! [`ClientConfig`], then the credential files of
 //! [`CredentialSources`] in order (`REGISTRY_AUTH_FILE`, containers' `auth.json`, Docker's
 //! `config.json`), then none (anonymous). In each file a `credHelpers` entry comes first, then
 //! an `auths` entry, then `credsStore`. Secrets never appear in `Debug` output or logs.
