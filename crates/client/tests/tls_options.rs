@@ -44,7 +44,10 @@ async fn a_registry_with_its_own_ca_is_trusted_only_when_told() {
     let untrusting = client_with(ClientConfig::default().with_https_host(host.clone()));
     let error = untrusting.ping(&host).await.unwrap_err();
     assert!(matches!(error, ClientError::Transport { .. }), "{error:?}");
-    assert!(!error.is_retryable(), "an untrusted certificate stays untrusted: {error:?}");
+    assert!(
+        !error.is_retryable(),
+        "an untrusted certificate stays untrusted: {error:?}"
+    );
 
     let mut insecure = ClientConfig::default().with_https_host(host.clone());
     insecure.tls.accept_invalid_certificates = true;
