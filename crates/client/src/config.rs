@@ -61,6 +61,10 @@ pub struct ClientConfig {
     /// Where credentials are looked up after the explicit ones: by default the files users
     /// expect, found from the environment.
     pub credential_sources: CredentialSources,
+    /// Asks token services for tokens by the OAuth2 `password` grant (a `POST`) when the
+    /// credential is a user name and password, as Docker's `ForceOAuth` does; by default such
+    /// credentials go to a `GET` with Basic authentication. Refresh tokens always use `POST`.
+    pub oauth2_password_grant: bool,
     /// The page size asked of tag and catalog listings (`?n=`); `None` leaves it to the
     /// registry. Every page is followed either way.
     pub page_size: Option<u32>,
@@ -102,6 +106,7 @@ impl Default for ClientConfig {
             chunk_size: DEFAULT_CHUNK_SIZE,
             credentials: BTreeMap::new(),
             credential_sources: CredentialSources::default(),
+            oauth2_password_grant: false,
             page_size: None,
             credential_helper_dirs: Vec::new(),
             tls: TlsOptions::default(),

@@ -39,8 +39,14 @@ async fn token_registry(realm: Realm) -> Hostile {
                     return respond(404, &[], "");
                 }
                 let form = String::from_utf8_lossy(&seen.body).into_owned();
-                assert!(form.contains("grant_type=refresh_token"), "{form}");
-                assert!(form.contains("refresh_token=refresh-me"), "{form}");
+                let refresh = form.contains("grant_type=refresh_token")
+                    && form.contains("refresh_token=refresh-me");
+                let password = form.contains("grant_type=password")
+                    && form.contains("username=alice")
+                    && form.contains("password=secret");
+                if !refresh && !password {
+                    return respond(400, &[], r#"{"error":"invalid_grant"}"#);
+                }
                 let scope = form
                     .split('&')
                     .find_map(|p| p.strip_prefix("scope="))
@@ -198,6 +204,34 @@ async fn an_identity_token_is_exchanged_by_post_or_else_by_get() {
         };
         assert_eq!(methods, expected);
     }
+}
+
+#[tokio::test]
+async fn the_password_grant_is_used_when_asked() {
+    let server = token_registry(Realm::default()).await;
+    let mut config = ClientConfig::default()
+        .with_credential(server.host.clone(), Credential::basic("alice", "secret"));
+    config.oauth2_password_grant = true;
+    let client = client_with(config);
+    assert_eq!(
+        client
+            .list_tags(&server.reference("team/app"))
+            .await
+            .unwrap(),
+        ["v1"]
+    );
+    let tokens = server.seen_at("/token");
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].method, "POST");
+    // Without the option, the same credentials go to a GET.
+    let server = token_registry(Realm::default()).await;
+    let config = ClientConfig::default()
+        .with_credential(server.host.clone(), Credential::basic("alice", "secret"));
+    client_with(config)
+        .list_tags(&server.reference("team/app"))
+        .await
+        .unwrap();
+    assert_eq!(server.seen_at("/token")[0].method, "GET");
 }
 
 #[tokio::test]

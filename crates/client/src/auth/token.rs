@@ -1,4 +1,5 @@
-//! Bearer tokens from a registry's token service: OAuth2 `POST` with a refresh token (falling
+//! Bearer tokens from a registry's token service: OAuth2 `POST` with a refresh token, or with
+//! the password when [`ClientConfig::oauth2_password_grant`](crate::ClientConfig) asks (falling
 //! back to `GET` on 400, 401, 404 and 405), `GET` with Basic credentials or anonymously, with
 //! `service`, every `scope` and `account`.
 
@@ -84,10 +85,23 @@ pub(crate) async fn fetch(
         });
     }
     let service = challenge.param("service");
-    if let Some(Credential::IdentityToken { token, .. }) = credential {
+    let grant = match credential {
+        Some(Credential::IdentityToken { token, .. }) => Some(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            query_value(token)
+        )),
+        Some(Credential::Basic { username, password }) if inner.config.oauth2_password_grant => {
+            Some(format!(
+                "grant_type=password&username={}&password={}",
+                query_value(username),
+                query_value(password)
+            ))
+        }
+        _ => None,
+    };
+    if let Some(grant) = grant {
         let mut form = format!(
-            "grant_type=refresh_token&refresh_token={}&client_id={}",
-            query_value(token),
+            "{grant}&client_id={}",
             query_value(&inner.config.user_agent)
         );
         if let Some(service) = service {
