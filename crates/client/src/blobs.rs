@@ -12,7 +12,7 @@ use gantry_spec::Descriptor;
 use reqwest::header::{HeaderValue, RANGE};
 use reqwest::{Method, Response};
 
-use crate::client::Client;
+use crate::client::{Client, Inner};
 use crate::error::ClientError;
 use crate::http::{self, Call, header_str};
 use crate::manifests::{CONTENT_DIGEST, content_length};
@@ -129,31 +129,9 @@ impl BlobStream {
         tracing::debug!(%url, from, "resuming a blob download");
         self.reopening = Some(Box::pin(async move {
             tokio::time::sleep(wait).await;
-            let method = Method::GET;
-            let call = Call::new(method.clone(), &url).scope(scope).header(
-                RANGE,
-                HeaderValue::from_str(&format!("bytes={from}-")).map_err(|_| {
-                    ClientError::invalid_header(&method, &url, "Range", from.to_string())
-                })?,
-            );
-            let response = http::send(&client.inner, call).await?;
-            if response.status().as_u16() != 206 {
-                return Err(ClientError::unexpected_status(
-                    &method,
-                    &url,
-                    response.status().as_u16(),
-                ));
-            }
-            let content_range = header_str(&response, "content-range")
-                .ok_or_else(|| ClientError::missing_header(&method, &url, "Content-Range"))?;
-            if parse_content_range(content_range).is_none_or(|(start, _)| start != from) {
-                return Err(ClientError::invalid_header(
-                    &method,
-                    &url,
-                    "Content-Range",
-                    content_range,
-                ));
-            }
+            let range = format!("{from}-");
+            let (response, _) =
+                get_range(&client.inner, &url, scope, &range, |start, _| start == from).await?;
             Ok(Box::pin(response.bytes_stream()) as ByteStream)
         }));
         true
@@ -343,30 +321,15 @@ impl Client {
                 format!("{range:?}"),
             ));
         }
-        let value = format!("bytes={}-{}", range.start, range.end - 1);
-        let call = Call::new(method.clone(), &url)
-            .scope(repository.scope("pull"))
-            .header(
-                RANGE,
-                HeaderValue::from_str(&value).map_err(|_| {
-                    ClientError::invalid_header(&method, &url, "Range", value.clone())
-                })?,
-            );
-        let response = http::send(&self.inner, call).await?;
-        if response.status().as_u16() != 206 {
-            return Err(ClientError::unexpected_status(
-                &method,
-                &url,
-                response.status().as_u16(),
-            ));
-        }
-        let content_range = header_str(&response, "content-range")
-            .ok_or_else(|| ClientError::missing_header(&method, &url, "Content-Range"))?;
-        let (start, end) = parse_content_range(content_range)
-            .filter(|&(start, end)| start == range.start && end < range.end)
-            .ok_or_else(|| {
-                ClientError::invalid_header(&method, &url, "Content-Range", content_range)
-            })?;
+        let value = format!("{}-{}", range.start, range.end - 1);
+        let (response, (start, end)) = get_range(
+            &self.inner,
+            &url,
+            repository.scope("pull"),
+            &value,
+            |start, end| start == range.start && end < range.end,
+        )
+        .await?;
         Ok(BlobStream::new(
             method,
             url,
@@ -375,6 +338,37 @@ impl Client {
             None,
         ))
     }
+}
+
+/// Sends `GET url` with `Range: bytes=<range>` and returns the 206 response and the span its
+/// `Content-Range` names, which `fits(start, end)` must accept.
+async fn get_range(
+    inner: &Inner,
+    url: &str,
+    scope: String,
+    range: &str,
+    fits: impl Fn(u64, u64) -> bool,
+) -> Result<(Response, (u64, u64)), ClientError> {
+    let method = Method::GET;
+    let value = HeaderValue::from_str(&format!("bytes={range}"))
+        .map_err(|_| ClientError::invalid_header(&method, url, "Range", range.to_owned()))?;
+    let call = Call::new(method.clone(), url)
+        .scope(scope)
+        .header(RANGE, value);
+    let response = http::send(inner, call).await?;
+    if response.status().as_u16() != 206 {
+        return Err(ClientError::unexpected_status(
+            &method,
+            url,
+            response.status().as_u16(),
+        ));
+    }
+    let content_range = header_str(&response, "content-range")
+        .ok_or_else(|| ClientError::missing_header(&method, url, "Content-Range"))?;
+    let span = parse_content_range(content_range)
+        .filter(|&(start, end)| fits(start, end))
+        .ok_or_else(|| ClientError::invalid_header(&method, url, "Content-Range", content_range))?;
+    Ok((response, span))
 }
 
 /// `bytes <start>-<end>/<total or *>` as (start, end), end inclusive.
