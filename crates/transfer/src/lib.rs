@@ -1,0 +1,29 @@
+//! Image transports and the copy engine.
+//!
+//! `gantry-transfer` sits above `gantry-client` (registries), `gantry-spec` (manifests,
+//! descriptors, layouts) and `gantry-reference` (digests, references), and below the `gantry`
+//! command line. It moves images between transports, named as users name them ([`ImageName`]):
+//!
+//! - `docker://HOST/NAME[:TAG|@DIGEST]`: a registry, through `gantry-client` ([`registry`]);
+//! - `oci:PATH[:REF]`: an OCI image layout directory ([`layout`]);
+//! - `oci-archive:FILE[:REF]`: a tar of one ([`oci_archive`]);
+//! - `docker-archive:FILE[:REF]`: the `docker save` format ([`docker_archive`]).
+//!
+//! Every transport reads through an [`ImageSource`] and writes through an
+//! [`ImageDestination`]; the copy engine ([`copy`]) joins any source to any destination,
+//! reporting [`ProgressEvent`]s as it goes.
+
+pub mod copy;
+pub mod docker_archive;
+mod error;
+pub mod layout;
+mod name;
+pub mod oci_archive;
+pub mod progress;
+pub mod registry;
+pub mod transport;
+
+pub use crate::error::TransferError;
+pub use crate::name::{DockerArchiveRef, ImageName};
+pub use crate::progress::{ProgressEvent, ProgressSink};
+pub use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
