@@ -9,8 +9,11 @@
 
 mod store_support;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
-use gantry_storage::{Registry, StorageError};
+use gantry_storage::{InMemoryDriver, Registry, RegistryOptions, StorageDriver, StorageError};
 use store_support::*;
 
 /// Names whose directory order differs from their string order: `a-b` < `a.b` < `a/b`.
@@ -19,7 +22,16 @@ const NAMES: [&str; 9] = [
 ];
 
 async fn populated() -> Registry {
-    let registry = memory();
+    populated_with(Duration::from_secs(10)).await
+}
+
+/// [`populated`], with the catalog cache kept for `refresh` (zero: every page walks the tree).
+async fn populated_with(refresh: Duration) -> Registry {
+    let registry = memory_with(
+        RegistryOptions::new()
+            .with_delete_enabled(true)
+            .with_catalog_refresh(refresh),
+    );
     // Repositories made in a scrambled order, some by a blob only (`_layers`), some by a manifest.
     for (i, name_str) in NAMES.iter().rev().enumerate() {
         let repository = registry.repository(&name(name_str));
@@ -59,7 +71,13 @@ async fn the_catalog_is_sorted_by_full_name() {
 
 #[tokio::test]
 async fn the_catalog_paginates_for_every_n_and_last() {
-    let registry = populated().await;
+    // From the cache, and walking the tree for every page.
+    for refresh in [Duration::from_secs(10), Duration::ZERO] {
+        paginates_for_every_n_and_last(populated_with(refresh).await).await;
+    }
+}
+
+async fn paginates_for_every_n_and_last(registry: Registry) {
     let mut sorted: Vec<&str> = NAMES.to_vec();
     sorted.sort_unstable();
     // Every page size, walked from the start by `last`, gives the whole list in order.
@@ -136,4 +154,54 @@ async fn tags_are_sorted_and_paginated() {
             .await,
         Err(StorageError::NameUnknown { .. })
     ));
+}
+
+#[tokio::test]
+async fn the_cached_catalog_learns_new_repositories_at_once() {
+    let registry = populated().await;
+    assert_eq!(
+        registry.catalog(100, None).await.unwrap().len(),
+        NAMES.len()
+    );
+    // A blob linked into a new repository, then a manifest pushed into another.
+    registry
+        .repository(&name("new/by-blob"))
+        .blobs()
+        .put(Bytes::from_static(b"y"))
+        .await
+        .unwrap();
+    push_image(&registry.repository(&name("0-first")), b"c", &[b"l"], None).await;
+    let names: Vec<String> = registry
+        .catalog(100, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(names.len(), NAMES.len() + 2);
+    assert_eq!(names.first().map(String::as_str), Some("0-first"));
+    assert!(names.contains(&"new/by-blob".to_owned()), "{names:?}");
+    // Still no upload-only repository.
+    assert!(!names.contains(&"ghost".to_owned()));
+}
+
+#[tokio::test]
+async fn another_servers_repositories_appear_once_the_cache_is_refreshed() {
+    let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+    let with_refresh = |refresh| {
+        Registry::new(
+            Arc::clone(&driver),
+            RegistryOptions::new().with_catalog_refresh(refresh),
+        )
+        .unwrap()
+    };
+    let cached = with_refresh(Duration::from_secs(3600));
+    let uncached = with_refresh(Duration::ZERO);
+    let other = with_refresh(Duration::ZERO);
+    assert!(cached.catalog(10, None).await.unwrap().is_empty());
+    push_image(&other.repository(&name("elsewhere")), b"c", &[b"l"], None).await;
+    // Within the refresh time the cache answers from its last walk; without a cache the
+    // walk sees the new repository.
+    assert!(cached.catalog(10, None).await.unwrap().is_empty());
+    assert_eq!(uncached.catalog(10, None).await.unwrap().len(), 1);
 }

@@ -8,6 +8,7 @@ use gantry_reference::Digest;
 use tokio::sync::OwnedMutexGuard;
 
 use super::cache::BoundedCache;
+use super::catalog::CatalogCache;
 use super::locks::KeyedLocks;
 use super::options::RegistryOptions;
 use super::paths;
@@ -22,6 +23,8 @@ pub(crate) struct Inner {
     /// Blob sizes by digest: a blob's content never changes while it exists.
     pub(crate) sizes: BoundedCache<Digest, u64>,
     pub(crate) locks: KeyedLocks,
+    /// Repository names between catalog walks.
+    pub(crate) catalog: CatalogCache,
 }
 
 impl Inner {
@@ -45,7 +48,11 @@ impl Inner {
     ) -> Result<(), StorageError> {
         self.driver
             .put_content(path, Bytes::copy_from_slice(digest.as_str().as_bytes()))
-            .await
+            .await?;
+        if let Some(name) = paths::catalog_name(path) {
+            self.catalog.note(name);
+        }
+        Ok(())
     }
 
     /// True when something exists at `path`.

@@ -31,6 +31,10 @@ pub struct RegistryOptions {
     pub upload_purge_age: Duration,
     /// How many blob descriptors the in-memory cache keeps; zero disables it.
     pub descriptor_cache_capacity: usize,
+    /// How long the catalog's list of repository names, read by one walk of the tree, serves
+    /// later pages. Repositories this process creates join it at once; those another process
+    /// sharing the storage creates appear within this time. Zero walks the tree for every page.
+    pub catalog_refresh: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -44,6 +48,7 @@ impl Default for RegistryOptions {
             sparse_indexes: true,
             upload_purge_age: Duration::from_secs(7 * 24 * 60 * 60),
             descriptor_cache_capacity: 10_000,
+            catalog_refresh: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +74,12 @@ impl RegistryOptions {
     /// With redirects allowed or not.
     pub fn with_redirect(mut self, redirect: bool) -> Self {
         self.redirect = redirect;
+        self
+    }
+
+    /// With the catalog's names kept this long between walks of the tree.
+    pub fn with_catalog_refresh(mut self, refresh: Duration) -> Self {
+        self.catalog_refresh = refresh;
         self
     }
 
@@ -114,6 +125,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("sparse_indexes", &self.sparse_indexes)
             .field("upload_purge_age", &self.upload_purge_age)
             .field("descriptor_cache_capacity", &self.descriptor_cache_capacity)
+            .field("catalog_refresh", &self.catalog_refresh)
             .finish()
     }
 }

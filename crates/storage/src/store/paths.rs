@@ -62,6 +62,19 @@ pub(crate) fn repository_dir(relative: &str) -> Result<StoragePath, StorageError
     path(format!("{ROOT}/repositories/{relative}"))
 }
 
+/// The repository a `_layers` or `_manifests` path belongs to (`a/b` for
+/// `.../repositories/a/b/_layers/...`): writing there makes the repository part of the catalog.
+pub(crate) fn catalog_name(path: &StoragePath) -> Option<&str> {
+    let rest = path
+        .as_str()
+        .strip_prefix(ROOT)?
+        .strip_prefix("/repositories/")?;
+    // A name's components start with an alphanumeric, so `/_` ends the name.
+    let end = rest.find("/_")?;
+    let marker = &rest[end + 1..];
+    (marker.starts_with("_layers/") || marker.starts_with("_manifests/")).then(|| &rest[..end])
+}
+
 /// `_layers/<alg>/<hex>/link`: the blob is linked into the repository.
 pub(crate) fn layer_link(
     name: &RepositoryName,

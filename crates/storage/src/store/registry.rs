@@ -8,11 +8,12 @@ use gantry_reference::RepositoryName;
 
 use super::blobs::random_secret;
 use super::cache::BoundedCache;
+use super::catalog::{self, CatalogCache};
 use super::inner::Inner;
 use super::locks::KeyedLocks;
 use super::options::RegistryOptions;
 use super::repository::Repository;
-use super::{catalog, paths, token, upload};
+use super::{paths, token, upload};
 use crate::{StorageDriver, StorageError, StoragePath, WalkControl};
 
 /// The registry store: CNCF Distribution's layout over any [`StorageDriver`]. Clones share
@@ -41,6 +42,7 @@ impl Registry {
                 options,
                 secret,
                 locks: KeyedLocks::default(),
+                catalog: CatalogCache::default(),
             }),
         })
     }
