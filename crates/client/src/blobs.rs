@@ -21,10 +21,14 @@ type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Sen
 type Reopening = Pin<Box<dyn Future<Output = Result<ByteStream, ClientError>> + Send>>;
 
 /// How a blob download picks up again after the connection breaks: a `GET` of the same URL
-/// with `Range: bytes=<received>-`.
+/// with `Range: bytes=<start + received>-<end>`.
 struct Resume {
     client: Client,
     scope: String,
+    /// The offset in the blob of the stream's first byte: 0 for a whole blob.
+    start: u64,
+    /// The last byte wanted (inclusive), for a range; `None` for the rest of the blob.
+    end: Option<u64>,
     /// Resumptions left.
     left: u32,
     /// Resumptions so far, for the backoff.
@@ -39,9 +43,9 @@ struct Resume {
 /// [`ClientError::SizeMismatch`]) in its place and ends. A caller that writes every chunk it
 /// receives therefore never completes an unverified blob. After an error the stream ends.
 ///
-/// When the connection breaks mid-body, a whole-blob download resumes where it stopped with a
-/// `Range` request (as many times as the retry policy has retries), and goes on hashing: the
-/// caller sees one stream.
+/// When the connection breaks mid-body, a download resumes where it stopped with a `Range`
+/// request (as many times as the retry policy has retries), and goes on hashing: the caller
+/// sees one stream. A ranged download resumes the same way, asking for the rest of its range.
 pub struct BlobStream {
     body: ByteStream,
     reopening: Option<Reopening>,
@@ -125,13 +129,16 @@ impl BlobStream {
         resume.done += 1;
         let wait = resume.client.inner.config.retry.backoff(resume.done - 1);
         let (client, scope) = (resume.client.clone(), resume.scope.clone());
-        let (url, from) = (self.url.clone(), self.received);
+        let (url, from, end) = (self.url.clone(), resume.start + self.received, resume.end);
         tracing::debug!(%url, from, "resuming a blob download");
         self.reopening = Some(Box::pin(async move {
             tokio::time::sleep(wait).await;
-            let range = format!("{from}-");
-            let (response, _) =
-                get_range(&client.inner, &url, scope, &range, |start, _| start == from).await?;
+            let range = match end {
+                Some(end) => format!("{from}-{end}"),
+                None => format!("{from}-"),
+            };
+            let fits = |start, last| start == from && end.is_none_or(|end| last <= end);
+            let (response, _) = get_range(&client.inner, &url, scope, &range, fits).await?;
             Ok(Box::pin(response.bytes_stream()) as ByteStream)
         }));
         true
@@ -294,6 +301,8 @@ impl Client {
         stream.resume = Some(Resume {
             client: self.clone(),
             scope: repository.scope("pull"),
+            start: 0,
+            end: None,
             left: self.inner.config.retry.max_attempts.saturating_sub(1),
             done: 0,
         });
@@ -303,7 +312,8 @@ impl Client {
     /// Fetches `range` of blob `digest` (offsets in bytes, end exclusive). The bytes of a range
     /// cannot be checked against the blob's digest: the stream checks their count only. The
     /// registry must answer `206 Partial Content` with a `Content-Range` that starts at
-    /// `range.start`.
+    /// `range.start`. A connection cut mid-body is resumed by a `Range` request for the rest of
+    /// the range, as [`get_blob`](Client::get_blob) does.
     pub async fn get_blob_range(
         &self,
         reference: &Reference,
@@ -330,13 +340,16 @@ impl Client {
             |start, end| start == range.start && end < range.end,
         )
         .await?;
-        Ok(BlobStream::new(
-            method,
-            url,
-            response,
-            Some(end - start + 1),
-            None,
-        ))
+        let mut stream = BlobStream::new(method, url, response, Some(end - start + 1), None);
+        stream.resume = Some(Resume {
+            client: self.clone(),
+            scope: repository.scope("pull"),
+            start,
+            end: Some(end),
+            left: self.inner.config.retry.max_attempts.saturating_sub(1),
+            done: 0,
+        });
+        Ok(stream)
     }
 }
 

@@ -47,6 +47,55 @@ async fn a_download_cut_mid_body_resumes_by_range_through_the_proxy() {
 }
 
 #[tokio::test]
+async fn a_range_cut_mid_body_resumes_with_the_rest_of_the_range() {
+    let registry = Registry::start().await;
+    let data = content(300_000);
+    let digest = registry.seed_blob("team/app", &data).await;
+    let proxy = FaultProxy::start(
+        &registry.host,
+        vec![Rule::new("GET", "/blobs/", 2, Fault::CutAfter(40_000))],
+    )
+    .await;
+    let repo = reference(&proxy.host, "team/app");
+    let fetched = client()
+        .get_blob_range(&repo, &digest, 1_000..250_000)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(fetched.len(), 249_000);
+    assert_eq!(fetched, data[1_000..250_000]);
+    assert_eq!(
+        proxy.applied().len(),
+        2,
+        "the ranged GET and the first resumption were cut"
+    );
+
+    // With no retries left, the cut is the caller's error, never a short range.
+    let proxy = FaultProxy::start(
+        &registry.host,
+        vec![Rule::new("GET", "/blobs/", 1, Fault::CutAfter(40_000))],
+    )
+    .await;
+    let repo = reference(&proxy.host, "team/app");
+    let never = gantry_client::Client::new(
+        ClientConfig::default()
+            .with_credential_sources(gantry_client::CredentialSources::None)
+            .with_retry(RetryPolicy::never()),
+    )
+    .unwrap();
+    let error = never
+        .get_blob_range(&repo, &digest, 1_000..250_000)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Transport { .. }), "{error:?}");
+}
+
+#[tokio::test]
 async fn a_corrupted_download_never_completes() {
     let registry = Registry::start().await;
     let data = content(200_000);
