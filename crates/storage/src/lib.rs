@@ -35,7 +35,8 @@ pub mod store;
 pub mod testing;
 
 pub use crate::driver::{
-    FileInfo, FileWriter, FilesystemDriver, InMemoryDriver, StorageDriver, WalkControl,
+    BoxByteStream, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver, StorageDriver,
+    WalkControl,
 };
 pub use crate::error::StorageError;
 pub use crate::path::StoragePath;

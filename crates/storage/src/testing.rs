@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
 use crate::driver::{BoxFuture, FileInfo, StorageDriver, WalkControl};
@@ -50,6 +51,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
             Box::pin(put_content_is_atomic(d, b))
         }),
         ("reader_offsets", |d, b| Box::pin(reader_offsets(d, b))),
+        ("read_streams", |d, b| Box::pin(read_streams(d, b))),
         ("writer_close_and_append", |d, b| {
             Box::pin(writer_close_and_append(d, b))
         }),
@@ -228,6 +230,61 @@ async fn reader_offsets(driver: Arc<dyn StorageDriver>, base: StoragePath) {
     assert!(matches!(
         driver.reader(&empty, 1).await,
         Err(StorageError::InvalidOffset { .. })
+    ));
+}
+
+/// Everything a read stream yields, or its first error.
+async fn stream_all(
+    driver: &Arc<dyn StorageDriver>,
+    at: &StoragePath,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>, StorageError> {
+    let mut stream = driver.read_stream(at, offset, len).await?;
+    let mut all = Vec::new();
+    // Bounded: every chunk holds at least one byte.
+    for _ in 0..=len {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                assert!(!chunk.is_empty(), "empty chunk at {}", all.len());
+                all.extend_from_slice(&chunk);
+            }
+            None => return Ok(all),
+        }
+    }
+    panic!("read stream of {len} bytes did not end")
+}
+
+async fn read_streams(driver: Arc<dyn StorageDriver>, base: StoragePath) {
+    let file = path(&base, "file");
+    let size = 3 * (1 << 20) + 5;
+    let content = pattern(8, 0, size);
+    put(&driver, &file, &content).await;
+    let size = size as u64;
+    for (offset, len) in [
+        (0, size),
+        (1, size - 1),
+        (1 << 20, 1 << 20),
+        (size - 1, 1),
+        (7, 0),
+        (size, 0),
+    ] {
+        let streamed = stream_all(&driver, &file, offset, len).await.unwrap();
+        let (from, to) = (offset as usize, (offset + len) as usize);
+        assert!(
+            streamed == content[from..to],
+            "{len} bytes from {offset} differ"
+        );
+    }
+    // Asking for more than the file holds fails rather than ending early.
+    assert!(stream_all(&driver, &file, 10, size).await.is_err());
+    assert!(matches!(
+        driver.read_stream(&file, size + 1, 1).await,
+        Err(StorageError::InvalidOffset { .. })
+    ));
+    assert!(is_not_found(
+        driver.read_stream(&path(&base, "missing"), 0, 1).await
     ));
 }
 

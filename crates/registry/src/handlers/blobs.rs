@@ -4,18 +4,11 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gantry_reference::{Digest, RepositoryName};
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::{DOCKER_CONTENT_DIGEST, header_value};
 use crate::error::ApiError;
 use crate::range::{RangeRequest, parse_range};
 use crate::state::AppState;
-
-/// How much of a blob is read from storage at a time while it streams out. At least the
-/// filesystem driver's read buffer (1 MiB), so reads bypass that buffer instead of being
-/// copied through it.
-const STREAM_CHUNK: usize = 1024 * 1024;
 
 /// GET or HEAD: the blob (or the asked-for range of it), streamed from storage.
 pub(crate) async fn get(
@@ -78,8 +71,7 @@ pub(crate) async fn get(
     if head {
         return Ok((status, headers).into_response());
     }
-    let (_, reader) = blobs.open(digest, start).await?;
-    let stream = ReaderStream::with_capacity(reader.take(length), STREAM_CHUNK);
+    let (_, stream) = blobs.stream(digest, start, length).await?;
     Ok((status, headers, Body::from_stream(stream)).into_response())
 }
 

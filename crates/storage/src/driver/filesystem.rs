@@ -33,7 +33,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::BufReader;
 use tokio::task::JoinHandle;
 
-use super::{BoxFuture, BoxReader, FileInfo, FileWriter, StorageDriver, WalkControl, WalkVisitor};
+use super::{
+    BoxByteStream, BoxFuture, BoxReader, FileInfo, FileWriter, StorageDriver, WalkControl,
+    WalkVisitor,
+};
 use crate::{StorageError, StoragePath};
 
 /// The size of read buffers and of the writer's buffer.
@@ -366,21 +369,9 @@ impl StorageDriver for FilesystemDriver {
         let owned = path.clone();
         Box::pin(async move {
             let file = blocking(path, move || {
-                let path = owned;
-                let resolved = resolve(&root, &path, Access::Read)?;
-                let error = |e| fs_error(path.as_str(), Access::Read, e);
-                let mut file = File::open(&resolved.full).map_err(error)?;
-                let meta = file.metadata().map_err(error)?;
-                if meta.is_dir() {
-                    return Err(invalid(&path));
-                }
-                if offset > meta.len() {
-                    return Err(StorageError::InvalidOffset {
-                        path: path.to_string(),
-                        offset,
-                    });
-                }
-                file.seek(SeekFrom::Start(offset)).map_err(error)?;
+                let mut file = open_at(&root, &owned, offset)?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| fs_error(owned.as_str(), Access::Read, e))?;
                 Ok(file)
             })
             .await?;
@@ -389,6 +380,31 @@ impl StorageDriver for FilesystemDriver {
                 tokio::fs::File::from_std(file),
             ));
             Ok(reader)
+        })
+    }
+
+    fn read_stream<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        offset: u64,
+        len: u64,
+    ) -> BoxFuture<'a, Result<BoxByteStream, StorageError>> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        Box::pin(async move {
+            let file = blocking(path, move || open_at(&root, &owned, offset)).await?;
+            let reads = ReadsAhead {
+                file: Arc::new(file),
+                next: offset,
+                end: offset.saturating_add(len),
+                in_flight: VecDeque::new(),
+                path: path.to_string(),
+            };
+            let stream: BoxByteStream = Box::pin(futures_util::stream::try_unfold(
+                reads,
+                ReadsAhead::next_chunk,
+            ));
+            Ok(stream)
         })
     }
 
@@ -721,6 +737,90 @@ impl FilesystemWriter {
         // Its error, if any, would not be seen by a later sync through another handle.
         self.settle_sync().await
     }
+}
+
+/// Opens the file at `path` for reading from `offset`, which must not be past its end.
+fn open_at(root: &Path, path: &StoragePath, offset: u64) -> Result<File, StorageError> {
+    let resolved = resolve(root, path, Access::Read)?;
+    let error = |e| fs_error(path.as_str(), Access::Read, e);
+    let file = File::open(&resolved.full).map_err(error)?;
+    let meta = file.metadata().map_err(error)?;
+    if meta.is_dir() {
+        return Err(invalid(path));
+    }
+    if offset > meta.len() {
+        return Err(StorageError::InvalidOffset {
+            path: path.to_string(),
+            offset,
+        });
+    }
+    Ok(file)
+}
+
+/// The chunk size of [`FilesystemDriver`]'s read streams.
+const READ_CHUNK: u64 = 1 << 20;
+
+/// How many chunks a read stream keeps in flight ahead of its consumer.
+const READ_AHEAD: usize = 2;
+
+/// A file sent out in chunks: positional reads on blocking threads, [`READ_AHEAD`] of them
+/// under way while the consumer sends the last, each into a buffer that becomes the chunk.
+struct ReadsAhead {
+    file: Arc<File>,
+    /// Where the next read to start begins.
+    next: u64,
+    end: u64,
+    in_flight: VecDeque<JoinHandle<io::Result<Bytes>>>,
+    path: String,
+}
+
+impl ReadsAhead {
+    async fn next_chunk(mut self) -> Result<Option<(Bytes, ReadsAhead)>, StorageError> {
+        while self.in_flight.len() < READ_AHEAD && self.next < self.end {
+            let len = (self.end - self.next).min(READ_CHUNK);
+            let (file, at) = (Arc::clone(&self.file), self.next);
+            self.in_flight
+                .push_back(tokio::task::spawn_blocking(move || {
+                    let mut buffer = vec![0; usize::try_from(len).map_err(io::Error::other)?];
+                    read_exact_at(&file, &mut buffer, at)?;
+                    Ok(Bytes::from(buffer))
+                }));
+            self.next += len;
+        }
+        let Some(read) = self.in_flight.pop_front() else {
+            return Ok(None);
+        };
+        match read.await.unwrap_or_else(|e| Err(io::Error::other(e))) {
+            Ok(chunk) => Ok(Some((chunk, self))),
+            Err(source) => Err(StorageError::Io {
+                path: self.path,
+                source,
+            }),
+        }
+    }
+}
+
+/// Fills `buffer` from `offset`; a file that ends first is [`io::ErrorKind::UnexpectedEof`].
+#[cfg(unix)]
+fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+/// Fills `buffer` from `offset`.
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buffer.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buffer, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buffer = &mut buffer[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes `data` at `offset`, leaving the file position alone.

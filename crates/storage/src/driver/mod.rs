@@ -21,8 +21,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-use tokio::io::AsyncRead;
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::{StorageError, StoragePath};
 
@@ -34,6 +35,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A boxed reader over a file's bytes.
 pub type BoxReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A boxed stream of a file's bytes, in chunks, from [`StorageDriver::read_stream`].
+pub type BoxByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
+
+/// The chunk size of [`StorageDriver::read_stream`]'s default implementation.
+const READ_STREAM_CHUNK: usize = 256 << 10;
 
 /// What [`StorageDriver::stat`] and [`StorageDriver::walk`] report about a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +94,50 @@ pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
         path: &'a StoragePath,
         offset: u64,
     ) -> BoxFuture<'a, Result<BoxReader, StorageError>>;
+
+    /// The `len` bytes from `offset` as a stream of chunks, for sending a file out as it is
+    /// read. A file shorter than `offset + len` ends the stream with an error rather than
+    /// early. The default reads through [`reader`](Self::reader); drivers with a faster way
+    /// (positional reads ahead of the consumer) override it.
+    fn read_stream<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        offset: u64,
+        len: u64,
+    ) -> BoxFuture<'a, Result<BoxByteStream, StorageError>> {
+        Box::pin(async move {
+            let reader = self.reader(path, offset).await?;
+            let name = path.to_string();
+            let stream =
+                futures_util::stream::try_unfold(
+                    (reader.take(len), len, name),
+                    |(mut reader, remaining, name)| async move {
+                        if remaining == 0 {
+                            return Ok(None);
+                        }
+                        let want = usize::try_from(remaining)
+                            .map_or(READ_STREAM_CHUNK, |r| r.min(READ_STREAM_CHUNK));
+                        let mut chunk = BytesMut::with_capacity(want);
+                        let read = reader.read_buf(&mut chunk).await.map_err(|source| {
+                            StorageError::Io {
+                                path: name.clone(),
+                                source,
+                            }
+                        })?;
+                        if read == 0 {
+                            return Err(StorageError::Io {
+                                path: name,
+                                source: std::io::ErrorKind::UnexpectedEof.into(),
+                            });
+                        }
+                        let remaining = remaining - read as u64;
+                        Ok(Some((chunk.freeze(), (reader, remaining, name))))
+                    },
+                );
+            let stream: BoxByteStream = Box::pin(stream);
+            Ok(stream)
+        })
+    }
 
     /// A writer to `path`: a new, empty file, or with `append` one that carries on after the
     /// file's current bytes (which must exist).

@@ -11,7 +11,7 @@ use gantry_spec::Descriptor;
 use super::inner::Inner;
 use super::upload::{self, BLOB_MEDIA_TYPE, BlobWriter};
 use super::{paths, time};
-use crate::driver::BoxReader;
+use crate::driver::{BoxByteStream, BoxReader};
 use crate::{StorageError, StoragePath};
 
 /// Where a cross-repository mount takes the blob from.
@@ -142,6 +142,29 @@ impl BlobStore {
         }
         let reader = self.inner.driver.reader(&path, offset).await?;
         Ok((descriptor, reader))
+    }
+
+    /// The `len` bytes of the blob from `offset`, as a stream of chunks read ahead of the
+    /// consumer, with its descriptor: what a `GET` sends. A range past the end is
+    /// [`StorageError::InvalidOffset`].
+    pub async fn stream(
+        &self,
+        digest: &Digest,
+        offset: u64,
+        len: u64,
+    ) -> Result<(Descriptor, BoxByteStream), StorageError> {
+        let (descriptor, path) = self.resolve(digest).await?;
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > descriptor.size)
+        {
+            return Err(StorageError::InvalidOffset {
+                path: path.to_string(),
+                offset,
+            });
+        }
+        let stream = self.inner.driver.read_stream(&path, offset, len).await?;
+        Ok((descriptor, stream))
     }
 
     /// A URL the client may fetch the blob from directly, when redirects are enabled and the
