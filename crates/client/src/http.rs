@@ -145,8 +145,8 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                         .filter_map(|v| v.to_str().ok())
                         .flat_map(auth::challenge::parse)
                         .collect();
-                    if authorization.is_some() {
-                        auth::forget(inner, &host, &scopes);
+                    if let Some(sent) = &authorization {
+                        auth::forget(inner, &host, sent);
                     }
                     let refused = authorization.is_some();
                     if auth::answer(inner, &host, &challenges, &scopes, refused).await? {

@@ -1,7 +1,12 @@
 //! What the client learnt about authenticating to each registry: the challenge it answers
 //! with, and Bearer tokens by scope until they expire.
+//!
+//! A token is kept with the scopes it was asked for: a token service answers without error
+//! only when it grants them (what it grants is in the token, which a client cannot read in
+//! general), so a token for `repository:a:pull,push` also serves a request that needs
+//! `repository:a:pull`. When the registry refuses a token anyway, it is forgotten.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -10,19 +15,23 @@ use reqwest::header::HeaderValue;
 use crate::auth::challenge::Challenge;
 use crate::credentials::Credential;
 
-/// A token and when to stop using it.
+/// A token, the scopes it was asked for (and granted without error), and when to stop using it.
 #[derive(Clone)]
 struct Cached {
+    granted: Grants,
     header: HeaderValue,
     expires_at: Instant,
 }
 
-/// Per host: the challenge last seen, and tokens keyed by the scopes they were issued for.
+/// Scopes as resource (`repository:team/app`) to actions (`pull`, `push`, `*`).
+type Grants = BTreeMap<String, BTreeSet<String>>;
+
+/// Per host: the challenge last seen, and tokens by the scopes they were issued for.
 #[derive(Default)]
 pub(crate) struct AuthCache {
     challenges: Mutex<HashMap<String, Challenge>>,
     credentials: Mutex<HashMap<String, Option<Credential>>>,
-    tokens: Mutex<HashMap<(String, String), Cached>>,
+    tokens: Mutex<HashMap<String, Vec<Cached>>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -31,12 +40,34 @@ impl std::fmt::Debug for AuthCache {
     }
 }
 
-/// The cache key of a set of scopes: sorted, space-separated.
-pub(crate) fn scope_key(scopes: &[String]) -> String {
-    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    sorted.join(" ")
+/// Scopes (`type:name:actions`, actions comma-separated) gathered by resource. A scope without
+/// actions names its resource with no action.
+pub(crate) fn grants(scopes: &[String]) -> Grants {
+    let mut grants = Grants::new();
+    for scope in scopes {
+        let (resource, actions) = match scope.rsplit_once(':') {
+            Some((resource, actions)) if resource.contains(':') => (resource, actions),
+            _ => (scope.as_str(), ""),
+        };
+        let entry = grants.entry(resource.to_owned()).or_default();
+        entry.extend(
+            actions
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    grants
+}
+
+/// Whether a token granted `granted` serves a request needing `needed`: every resource needed
+/// is granted, with every action needed (or `*`).
+fn covers(granted: &Grants, needed: &Grants) -> bool {
+    needed.iter().all(|(resource, actions)| {
+        granted.get(resource).is_some_and(|held| {
+            held.contains("*") || actions.iter().all(|action| held.contains(action))
+        })
+    })
 }
 
 impl AuthCache {
@@ -57,20 +88,20 @@ impl AuthCache {
         lock(&self.challenges).insert(host.to_owned(), challenge);
     }
 
-    /// The unexpired token for `scopes` on `host`, if any.
+    /// An unexpired token on `host` whose scopes cover `scopes`, if any: the one issued for
+    /// exactly those scopes first, else the one that lives longest. Expired tokens are dropped.
     pub(crate) fn token(&self, host: &str, scopes: &[String], now: Instant) -> Option<HeaderValue> {
-        let key = (host.to_owned(), scope_key(scopes));
+        let needed = grants(scopes);
         let mut tokens = lock(&self.tokens);
-        match tokens.get(&key) {
-            Some(cached) if cached.expires_at > now => Some(cached.header.clone()),
-            Some(_) => {
-                tokens.remove(&key);
-                None
-            }
-            None => None,
-        }
+        let held = tokens.get_mut(host)?;
+        held.retain(|cached| cached.expires_at > now);
+        held.iter()
+            .filter(|cached| covers(&cached.granted, &needed))
+            .max_by_key(|cached| (cached.granted == needed, cached.expires_at))
+            .map(|cached| cached.header.clone())
     }
 
+    /// Keeps a token issued for `scopes` on `host`, in place of one issued for the same scopes.
     pub(crate) fn set_token(
         &self,
         host: &str,
@@ -78,15 +109,22 @@ impl AuthCache {
         header: HeaderValue,
         expires_at: Instant,
     ) {
-        lock(&self.tokens).insert(
-            (host.to_owned(), scope_key(scopes)),
-            Cached { header, expires_at },
-        );
+        let granted = grants(scopes);
+        let mut tokens = lock(&self.tokens);
+        let held = tokens.entry(host.to_owned()).or_default();
+        held.retain(|cached| cached.granted != granted && cached.expires_at > Instant::now());
+        held.push(Cached {
+            granted,
+            header,
+            expires_at,
+        });
     }
 
-    /// Forgets the token for `scopes` on `host`: the registry refused it.
-    pub(crate) fn forget(&self, host: &str, scopes: &[String]) {
-        lock(&self.tokens).remove(&(host.to_owned(), scope_key(scopes)));
+    /// Forgets the token `header` on `host`: the registry refused it.
+    pub(crate) fn forget(&self, host: &str, header: &HeaderValue) {
+        if let Some(held) = lock(&self.tokens).get_mut(host) {
+            held.retain(|cached| &cached.header != header);
+        }
     }
 }
 
@@ -103,28 +141,20 @@ mod tests {
 
     use super::*;
 
+    fn strings(scopes: &[&str]) -> Vec<String> {
+        scopes.iter().map(|s| (*s).to_owned()).collect()
+    }
+
     #[test]
     fn tokens_are_kept_by_scope_until_they_expire() {
         let cache = AuthCache::default();
         let now = Instant::now();
-        let pull = vec!["repository:a:pull".to_owned()];
-        let both = vec![
-            "repository:b:pull".to_owned(),
-            "repository:a:push".to_owned(),
-        ];
+        let pull = strings(&["repository:a:pull"]);
+        let both = strings(&["repository:b:pull", "repository:a:push"]);
         let reversed: Vec<String> = both.iter().rev().cloned().collect();
-        cache.set_token(
-            "r",
-            &pull,
-            HeaderValue::from_static("Bearer 1"),
-            now + Duration::from_secs(60),
-        );
-        cache.set_token(
-            "r",
-            &both,
-            HeaderValue::from_static("Bearer 2"),
-            now + Duration::from_secs(60),
-        );
+        let minute = now + Duration::from_secs(60);
+        cache.set_token("r", &pull, HeaderValue::from_static("Bearer 1"), minute);
+        cache.set_token("r", &both, HeaderValue::from_static("Bearer 2"), minute);
         assert_eq!(cache.token("r", &pull, now).unwrap(), "Bearer 1");
         assert_eq!(cache.token("r", &reversed, now).unwrap(), "Bearer 2");
         assert!(cache.token("other", &pull, now).is_none());
@@ -137,7 +167,62 @@ mod tests {
             cache.token("r", &pull, now).is_none(),
             "expired tokens are dropped"
         );
-        cache.forget("r", &both);
+        cache.set_token("r", &both, HeaderValue::from_static("Bearer 3"), minute);
+        cache.forget("r", &HeaderValue::from_static("Bearer 3"));
         assert!(cache.token("r", &both, now).is_none());
+    }
+
+    #[test]
+    fn a_token_serves_the_scopes_its_own_cover() {
+        let cache = AuthCache::default();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        cache.set_token(
+            "r",
+            &strings(&["repository:a:pull,push", "repository:c:*"]),
+            HeaderValue::from_static("Bearer wide"),
+            later,
+        );
+        // needed scopes, whether the wide token serves them
+        let cases: &[(&[&str], bool)] = &[
+            (&["repository:a:pull"], true),
+            (&["repository:a:push"], true),
+            (&["repository:a:push,pull"], true),
+            (&["repository:a:pull", "repository:c:delete"], true),
+            (&[], true),
+            (&["repository:a:delete"], false),
+            (&["repository:b:pull"], false),
+            (&["repository:a:pull", "repository:b:pull"], false),
+            (&["registry:catalog:*"], false),
+            (&["repository:a"], true),
+        ];
+        for (needed, served) in cases {
+            let found = cache.token("r", &strings(needed), now);
+            assert_eq!(found.is_some(), *served, "{needed:?}");
+        }
+        // The token issued for exactly the scopes needed comes first.
+        cache.set_token(
+            "r",
+            &strings(&["repository:a:pull"]),
+            HeaderValue::from_static("Bearer narrow"),
+            now + Duration::from_secs(30),
+        );
+        let pull = strings(&["repository:a:pull"]);
+        assert_eq!(cache.token("r", &pull, now).unwrap(), "Bearer narrow");
+        cache.forget("r", &HeaderValue::from_static("Bearer narrow"));
+        assert_eq!(cache.token("r", &pull, now).unwrap(), "Bearer wide");
+    }
+
+    #[test]
+    fn scopes_gather_by_resource() {
+        let parsed = grants(&strings(&[
+            "repository:a:pull",
+            "repository:a:push",
+            "repository:host:5000/x:pull",
+            "registry:catalog:*",
+        ]));
+        assert_eq!(parsed["repository:a"].len(), 2);
+        assert!(parsed["repository:host:5000/x"].contains("pull"));
+        assert!(parsed["registry:catalog"].contains("*"));
     }
 }

@@ -80,7 +80,7 @@ pub(crate) async fn answer(
             .saturating_sub(EXPIRY_MARGIN)
             .max(token.lifetime / 2);
         let expires_at = received + usable;
-        inner.auth.set_token(host, scopes, header, expires_at);
+        inner.auth.set_token(host, &wanted, header, expires_at);
         return Ok(true);
     }
     if let Some(basic) = challenges.iter().find(|c| c.is("basic")) {
@@ -90,9 +90,9 @@ pub(crate) async fn answer(
     Ok(false)
 }
 
-/// Forgets the token the registry just refused for `scopes` on `host`.
-pub(crate) fn forget(inner: &Inner, host: &str, scopes: &[String]) {
-    inner.auth.forget(host, scopes);
+/// Forgets the token `header` the registry just refused on `host`.
+pub(crate) fn forget(inner: &Inner, host: &str, header: &HeaderValue) {
+    inner.auth.forget(host, header);
 }
 
 /// The header credentials travel in.
