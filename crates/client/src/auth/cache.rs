@@ -123,7 +123,7 @@ impl AuthCache {
     /// Forgets the token `header` on `host`: the registry refused it.
     pub(crate) fn forget(&self, host: &str, header: &HeaderValue) {
         if let Some(held) = lock(&self.tokens).get_mut(host) {
-            held.retain(|cached| &cached.header != header);
+            held.retain(|cached| cached.header != *header);
         }
     }
 }
