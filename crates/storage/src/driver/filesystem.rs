@@ -21,15 +21,16 @@
 //! Directories are created as files are put below them and stay when emptied, as in
 //! Distribution's driver.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use tokio::io::BufReader;
 use tokio::task::JoinHandle;
 
@@ -46,6 +47,7 @@ const BUFFER_SIZE: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct FilesystemDriver {
     root: Arc<Path>,
+    handover: Arc<SyncHandover>,
 }
 
 impl FilesystemDriver {
@@ -59,7 +61,10 @@ impl FilesystemDriver {
         if !root.is_dir() {
             return Err(StorageError::InvalidPath { path: name });
         }
-        Ok(FilesystemDriver { root: root.into() })
+        Ok(FilesystemDriver {
+            root: root.into(),
+            handover: Arc::default(),
+        })
     }
 
     /// The canonical root directory.
@@ -414,6 +419,7 @@ impl StorageDriver for FilesystemDriver {
         append: bool,
     ) -> BoxFuture<'a, Result<Box<dyn FileWriter>, StorageError>> {
         let root = Arc::clone(&self.root);
+        let handover = Arc::clone(&self.handover);
         let owned = path.clone();
         Box::pin(async move {
             let writer = blocking(path, move || {
@@ -441,6 +447,8 @@ impl StorageDriver for FilesystemDriver {
                 } else {
                     0
                 };
+                // A sync the last writer of this file left running is this writer's now.
+                let syncing = handover.take(&resolved.full).map_err(error)?;
                 let mut sync_on_commit = resolved.changed_dirs;
                 if resolved.meta.is_none() {
                     // A new entry in the parent directory.
@@ -457,9 +465,10 @@ impl StorageDriver for FilesystemDriver {
                     batch_offset: size,
                     size,
                     failed: false,
-                    syncing: None,
+                    syncing,
                     synced_at: size,
                     sync_on_commit,
+                    handover,
                 })
             })
             .await?;
@@ -629,6 +638,55 @@ struct FilesystemWriter {
     synced_at: u64,
     /// Directories to sync on commit, because this writer created entries in them.
     sync_on_commit: Vec<PathBuf>,
+    /// Where `close` leaves a sync still under way.
+    handover: Arc<SyncHandover>,
+}
+
+/// Background syncs that closed writers left running, by file. `close` promises visibility,
+/// not durability, so it need not wait for them; the next writer of the file takes its sync
+/// over, and so sees its outcome before it commits.
+#[derive(Debug, Default)]
+struct SyncHandover(Mutex<HashMap<PathBuf, HandedSync>>);
+
+#[derive(Debug)]
+enum HandedSync {
+    Running(JoinHandle<io::Result<()>>),
+    /// A sync that failed after its writer closed: the next writer of the file fails with it.
+    Failed(io::Error),
+}
+
+impl SyncHandover {
+    fn syncs(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, HandedSync>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Leaves `sync` of `file` for the next writer, forgetting those that finished well.
+    fn give(&self, file: PathBuf, sync: JoinHandle<io::Result<()>>) {
+        let mut syncs = self.syncs();
+        let finished: Vec<PathBuf> = syncs
+            .iter()
+            .filter(|(_, handed)| matches!(handed, HandedSync::Running(task) if task.is_finished()))
+            .map(|(file, _)| file.clone())
+            .collect();
+        for done in finished {
+            if let Some(HandedSync::Running(task)) = syncs.remove(&done)
+                && let Some(outcome) = task.now_or_never()
+                && let Err(error) = outcome.unwrap_or_else(|e| Err(io::Error::other(e)))
+            {
+                syncs.insert(done, HandedSync::Failed(error));
+            }
+        }
+        syncs.insert(file, HandedSync::Running(sync));
+    }
+
+    /// The sync left running for `file`, if any; the error of one that failed.
+    fn take(&self, file: &Path) -> io::Result<Option<JoinHandle<io::Result<()>>>> {
+        match self.syncs().remove(file) {
+            None => Ok(None),
+            Some(HandedSync::Running(task)) => Ok(Some(task)),
+            Some(HandedSync::Failed(error)) => Err(error),
+        }
+    }
 }
 
 /// Batches written at once, at most, per writer.
@@ -726,7 +784,7 @@ impl FilesystemWriter {
     }
 
     /// Writes everything gathered and waits until it is all in the file.
-    async fn flush(&mut self) -> Result<(), StorageError> {
+    async fn flush_writes(&mut self) -> Result<(), StorageError> {
         if self.failed {
             return Err(self.broken());
         }
@@ -734,7 +792,13 @@ impl FilesystemWriter {
         while !self.in_flight.is_empty() {
             self.settle_one().await?;
         }
-        // Its error, if any, would not be seen by a later sync through another handle.
+        Ok(())
+    }
+
+    /// [`flush_writes`](Self::flush_writes), then waits for the background sync too: its
+    /// error, if any, would not be seen by a later sync through another handle.
+    async fn flush(&mut self) -> Result<(), StorageError> {
+        self.flush_writes().await?;
         self.settle_sync().await
     }
 }
@@ -881,7 +945,19 @@ impl FileWriter for FilesystemWriter {
     }
 
     fn close(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
-        Box::pin(async move { self.flush().await })
+        Box::pin(async move {
+            self.flush_writes().await?;
+            match self.syncing.take() {
+                Some(sync) if !sync.is_finished() => {
+                    self.handover.give(self.full.clone(), sync);
+                    Ok(())
+                }
+                finished => {
+                    self.syncing = finished;
+                    self.settle_sync().await
+                }
+            }
+        })
     }
 
     fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
@@ -930,8 +1006,61 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::FilesystemDriver;
+    use super::{FilesystemDriver, SyncHandover};
     use crate::{StorageDriver, StorageError, StoragePath, WalkControl};
+
+    #[tokio::test]
+    async fn a_handed_over_sync_reaches_the_next_writer_with_its_outcome() {
+        let handover = SyncHandover::default();
+        let (a, b) = (Path::new("/a").to_path_buf(), Path::new("/b").to_path_buf());
+        // A sync that fails once its writer has closed, and one still running.
+        let failing = tokio::task::spawn_blocking(|| Err(std::io::Error::other("disk on fire")));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let running = tokio::task::spawn_blocking(move || {
+            let _ = wait.recv();
+            Ok(())
+        });
+        handover.give(a.clone(), failing);
+        for _ in 0..1000 {
+            if handover.syncs().values().all(
+                |handed| matches!(handed, super::HandedSync::Running(task) if task.is_finished()),
+            ) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Giving another sweeps the finished one, keeping its error for `a`'s next writer.
+        handover.give(b.clone(), running);
+        let error = handover.take(&a).unwrap_err();
+        assert_eq!(error.to_string(), "disk on fire");
+        assert!(handover.take(&a).unwrap().is_none(), "taken once");
+        let running = handover.take(&b).unwrap().expect("still running");
+        release.send(()).unwrap();
+        running.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn appends_across_background_syncs_keep_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = FilesystemDriver::new(dir.path()).unwrap();
+        let file = StoragePath::new("/upload/data").unwrap();
+        let chunk = |i: u64| Bytes::from(crate::testing::pattern(i, 0, 1 << 20));
+        let mut written = Vec::new();
+        let mut writer = driver.writer(&file, false).await.unwrap();
+        // Three closes, each after more than a sync's worth of data, as chunked uploads do.
+        for round in 0..3u64 {
+            for i in 0..17 {
+                let bytes = chunk(round * 100 + i);
+                written.extend_from_slice(&bytes);
+                writer.write(bytes).await.unwrap();
+            }
+            writer.close().await.unwrap();
+            writer = driver.writer(&file, true).await.unwrap();
+            assert_eq!(writer.size(), written.len() as u64);
+        }
+        writer.commit().await.unwrap();
+        assert!(driver.get_content(&file).await.unwrap() == written[..]);
+    }
 
     fn path(path: &str) -> StoragePath {
         StoragePath::new(path).unwrap()
