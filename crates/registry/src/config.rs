@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ServerError;
+use crate::auth::settings::AuthConfig;
 
 /// How `gantry serve` runs. Every field has a default, so an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Where `/metrics`, `/healthz` and `/readyz` listen; not served when absent.
     pub metrics_listen: Option<SocketAddr>,
+    /// Authentication and the access policy; the registry is open when absent.
+    pub auth: Option<AuthConfig>,
 }
 
 /// Logging settings.
@@ -88,6 +91,7 @@ impl Default for Config {
             log: LogConfig::default(),
             tls: None,
             metrics_listen: None,
+            auth: None,
         }
     }
 }
@@ -168,6 +172,14 @@ impl Config {
                     tls.certificate = PathBuf::from(value);
                 }
             }
+            auth if auth.starts_with("AUTH_") => {
+                let mut settings = self.auth.clone().unwrap_or_default();
+                match settings.apply_env(auth.trim_start_matches("AUTH_"), value) {
+                    Some(true) => self.auth = Some(settings),
+                    Some(false) => return Err(invalid()),
+                    None => {}
+                }
+            }
             "METRICS_LISTEN" => self.metrics_listen = Some(value.parse().map_err(|_| invalid())?),
             _ => {}
         }
@@ -175,7 +187,7 @@ impl Config {
     }
 }
 
-fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
@@ -228,6 +240,73 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(example, expected);
+    }
+
+    #[test]
+    fn auth_from_the_file_and_the_environment() {
+        let file = Config::from_toml(
+            r#"
+[auth]
+htpasswd = "/etc/gantry/htpasswd"
+anonymous_pull = true
+groups = { dev = ["alice", "bob"] }
+
+[[auth.access]]
+repositories = ["team/**"]
+groups = ["dev"]
+actions = ["pull", "push"]
+
+[[auth.access]]
+catalog = true
+users = ["alice"]
+
+[auth.token]
+issue = true
+"#,
+        )
+        .unwrap();
+        let auth = file.auth.clone().unwrap();
+        assert!(auth.anonymous_pull);
+        assert_eq!(auth.access.len(), 2);
+        assert_eq!(auth.groups["dev"], ["alice", "bob"]);
+        let token = auth.token.unwrap();
+        assert!(token.issue);
+        assert_eq!((token.path.as_str(), token.expiry_secs), ("/token", 300));
+
+        let mut config = Config::default();
+        for (key, value) in [
+            ("GANTRY_AUTH_HTPASSWD", "/h"),
+            ("GANTRY_AUTH_TOKEN_REALM", "https://auth.example/token"),
+            ("GANTRY_AUTH_TOKEN_EXPIRY_SECS", "60"),
+            ("GANTRY_AUTH_UNKNOWN", "x"),
+        ] {
+            config.apply_env(key, value).unwrap();
+        }
+        let auth = config.auth.unwrap();
+        assert_eq!(auth.htpasswd, Some(PathBuf::from("/h")));
+        assert_eq!(auth.token.unwrap().expiry_secs, 60);
+        let mut config = Config::default();
+        config.apply_env("GANTRY_AUTH_UNKNOWN", "x").unwrap();
+        assert_eq!(config.auth, None, "an unknown variable turns nothing on");
+        assert!(
+            config
+                .apply_env("GANTRY_AUTH_ANONYMOUS_PULL", "perhaps")
+                .is_err()
+        );
+        assert!(
+            Config::from_toml(
+                "[auth]
+unknown = 1"
+            )
+            .is_err()
+        );
+        assert!(
+            Config::from_toml(
+                "[[auth.access]]
+actions = [\"fly\"]"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! None yet.
 
 mod app;
+pub mod auth;
 mod config;
 mod error;
 mod handlers;
@@ -37,6 +38,7 @@ pub mod route;
 mod server;
 mod state;
 
+pub use crate::auth::settings::{AccessRule, AuthConfig, TokenConfig};
 pub use crate::config::{Config, LogConfig, LogFormat, TlsConfig};
 pub use crate::error::ApiError;
 pub use crate::server::Server;

@@ -27,6 +27,17 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The same pairs without any of `keys`.
+    pub(crate) fn without(&self, keys: &[&str]) -> Query {
+        Query(
+            self.0
+                .iter()
+                .filter(|(k, _)| !keys.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// Every value of `key`, in order.
     pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::Auth;
 use crate::config::{Config, TlsConfig};
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -63,6 +64,7 @@ impl Server {
             registry,
             metrics: Arc::new(Metrics::default()),
             chunk_min_length: config.chunk_min_length,
+            auth: Auth::new(config.auth.as_ref())?,
         };
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener = bind(config.listen).await?;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gantry_storage::store::Registry;
 
+use crate::auth::Auth;
 use crate::metrics::Metrics;
 
 /// The registry store and the server's counters, cloned into every request.
@@ -15,4 +16,6 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// The `OCI-Chunk-Min-Length` uploads advertise.
     pub(crate) chunk_min_length: u64,
+    /// Authentication and the access policy; `None` when the registry is open.
+    pub(crate) auth: Option<Arc<Auth>>,
 }

@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use gantry_spec::error_code::ErrorCode;
 
+use crate::auth::{mount_allowed, needs};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::route::{self, Route, RouteError};
@@ -31,8 +32,30 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
     };
     let (parts, body) = request.into_parts();
     let unread_body_possible = parts.version <= Version::HTTP_11 && has_body(&parts.headers);
-    let query = Query::parse(parts.uri.query());
+    let mut query = Query::parse(parts.uri.query());
     let method = parts.method;
+    if let Some(auth) = &state.auth {
+        match auth
+            .authorize(&parts.headers, &needs(&route, &method))
+            .await
+        {
+            Ok(principal) => {
+                // A mount needs pull on its source; without it the upload starts plain.
+                if !mount_allowed(auth, &principal, &route, &query) {
+                    query = query.without(&["mount", "from"]);
+                }
+            }
+            Err(error) => {
+                let mut response = error.into_response();
+                if unread_body_possible {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
+        }
+    }
     let headers = &parts.headers;
     let state = &state;
     let head = method == Method::HEAD;
