@@ -34,6 +34,7 @@ use futures_util::FutureExt;
 use tokio::io::BufReader;
 use tokio::task::JoinHandle;
 
+use super::beneath::{Beneath, Purpose};
 use super::{
     BoxByteStream, BoxFuture, BoxReader, FileInfo, FileWriter, StorageDriver, WalkControl,
     WalkVisitor,
@@ -47,6 +48,7 @@ const BUFFER_SIZE: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct FilesystemDriver {
     root: Arc<Path>,
+    beneath: Arc<Beneath>,
     handover: Arc<SyncHandover>,
 }
 
@@ -62,6 +64,7 @@ impl FilesystemDriver {
             return Err(StorageError::InvalidPath { path: name });
         }
         Ok(FilesystemDriver {
+            beneath: Arc::new(Beneath::new(&root)),
             root: root.into(),
             handover: Arc::default(),
         })
@@ -322,11 +325,18 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
     ) -> BoxFuture<'a, Result<Bytes, StorageError>> {
         let root = Arc::clone(&self.root);
+        let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(async move {
             let content = blocking(path, move || {
-                let resolved = resolve(&root, &owned, Access::Read)?;
-                fs::read(&resolved.full).map_err(|e| fs_error(owned.as_str(), Access::Read, e))
+                let error = |e| fs_error(owned.as_str(), Access::Read, e);
+                match beneath.open(&owned, Purpose::Read) {
+                    Some(file) => read_whole(&file?).map_err(error),
+                    None => {
+                        let resolved = resolve(&root, &owned, Access::Read)?;
+                        fs::read(&resolved.full).map_err(error)
+                    }
+                }
             })
             .await?;
             Ok(Bytes::from(content))
@@ -371,10 +381,11 @@ impl StorageDriver for FilesystemDriver {
         offset: u64,
     ) -> BoxFuture<'a, Result<BoxReader, StorageError>> {
         let root = Arc::clone(&self.root);
+        let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(async move {
             let file = blocking(path, move || {
-                let mut file = open_at(&root, &owned, offset)?;
+                let mut file = open_at(&root, &beneath, &owned, offset)?;
                 file.seek(SeekFrom::Start(offset))
                     .map_err(|e| fs_error(owned.as_str(), Access::Read, e))?;
                 Ok(file)
@@ -395,9 +406,10 @@ impl StorageDriver for FilesystemDriver {
         len: u64,
     ) -> BoxFuture<'a, Result<BoxByteStream, StorageError>> {
         let root = Arc::clone(&self.root);
+        let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(async move {
-            let file = blocking(path, move || open_at(&root, &owned, offset)).await?;
+            let file = blocking(path, move || open_at(&root, &beneath, &owned, offset)).await?;
             let reads = ReadsAhead {
                 file: Arc::new(file),
                 next: offset,
@@ -479,8 +491,15 @@ impl StorageDriver for FilesystemDriver {
 
     fn stat<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<FileInfo, StorageError>> {
         let root = Arc::clone(&self.root);
+        let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(blocking(path, move || {
+            if let Some(file) = beneath.open(&owned, Purpose::Stat) {
+                let meta = file?
+                    .metadata()
+                    .map_err(|e| fs_error(owned.as_str(), Access::Read, e))?;
+                return Ok(file_info(owned, &meta));
+            }
             let resolved = resolve(&root, &owned, Access::Read)?;
             match resolved.meta {
                 Some(meta) => Ok(file_info(owned, &meta)),
@@ -804,10 +823,17 @@ impl FilesystemWriter {
 }
 
 /// Opens the file at `path` for reading from `offset`, which must not be past its end.
-fn open_at(root: &Path, path: &StoragePath, offset: u64) -> Result<File, StorageError> {
-    let resolved = resolve(root, path, Access::Read)?;
+fn open_at(
+    root: &Path,
+    beneath: &Beneath,
+    path: &StoragePath,
+    offset: u64,
+) -> Result<File, StorageError> {
     let error = |e| fs_error(path.as_str(), Access::Read, e);
-    let file = File::open(&resolved.full).map_err(error)?;
+    let file = match beneath.open(path, Purpose::Read) {
+        Some(file) => file?,
+        None => File::open(resolve(root, path, Access::Read)?.full).map_err(error)?,
+    };
     let meta = file.metadata().map_err(error)?;
     if meta.is_dir() {
         return Err(invalid(path));
@@ -819,6 +845,14 @@ fn open_at(root: &Path, path: &StoragePath, offset: u64) -> Result<File, Storage
         });
     }
     Ok(file)
+}
+
+/// A whole small file, read through an open handle.
+fn read_whole(mut file: &File) -> io::Result<Vec<u8>> {
+    let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+    let mut content = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    io::Read::read_to_end(&mut file, &mut content)?;
+    Ok(content)
 }
 
 /// The chunk size of [`FilesystemDriver`]'s read streams.

@@ -13,6 +13,7 @@
 //! - a missing path is [`StorageError::PathNotFound`], a read past the end
 //!   [`StorageError::InvalidOffset`].
 
+mod beneath;
 mod filesystem;
 mod inmemory;
 

@@ -1,0 +1,120 @@
+//! Opening a file below the driver's root in one system call, where the kernel offers one.
+//!
+//! On Linux 5.6 and later, `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` opens a path
+//! below a directory and refuses a symbolic link anywhere on the way: what the filesystem
+//! driver's walk does with one `lstat` per component, in one call, and without the race
+//! between checking and opening. Elsewhere, and when the kernel refuses the call (an older
+//! kernel, a seccomp filter), [`Beneath::open`] answers `None` and the driver walks the path.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::{StorageError, StoragePath};
+
+/// What the opened file is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Reading its bytes.
+    Read,
+    /// Its metadata only (`O_PATH`: no read permission needed, nothing to read).
+    Stat,
+}
+
+/// The root directory, held open, to open paths beneath.
+#[derive(Debug)]
+pub(super) struct Beneath {
+    #[cfg(target_os = "linux")]
+    linux: linux::Root,
+}
+
+impl Beneath {
+    /// Holds `root` open. Never fails: without it, every open walks the path.
+    pub(super) fn new(root: &Path) -> Beneath {
+        #[cfg(not(target_os = "linux"))]
+        let _ = root;
+        Beneath {
+            #[cfg(target_os = "linux")]
+            linux: linux::Root::new(root),
+        }
+    }
+
+    /// Opens `path` (never the root itself), refusing symbolic links; `None` when this
+    /// system cannot, and the caller must walk the path instead.
+    pub(super) fn open(
+        &self,
+        path: &StoragePath,
+        purpose: Purpose,
+    ) -> Option<Result<File, StorageError>> {
+        #[cfg(target_os = "linux")]
+        return self.linux.open(path, purpose);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (path, purpose);
+            None
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs::File;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+
+    use super::Purpose;
+    use crate::{StorageError, StoragePath};
+
+    #[derive(Debug)]
+    pub(super) struct Root {
+        dir: Option<File>,
+        /// Cleared the first time the kernel refuses `openat2` itself.
+        available: AtomicBool,
+    }
+
+    impl Root {
+        pub(super) fn new(root: &Path) -> Root {
+            let dir = File::open(root).ok();
+            let available = AtomicBool::new(dir.is_some());
+            Root { dir, available }
+        }
+
+        pub(super) fn open(
+            &self,
+            path: &StoragePath,
+            purpose: Purpose,
+        ) -> Option<Result<File, StorageError>> {
+            let dir = self.dir.as_ref()?;
+            if !self.available.load(Ordering::Relaxed) || path.is_root() {
+                return None;
+            }
+            let relative = path.as_str().trim_start_matches('/');
+            let flags = match purpose {
+                Purpose::Read => OFlags::RDONLY | OFlags::CLOEXEC,
+                Purpose::Stat => OFlags::PATH | OFlags::CLOEXEC,
+            };
+            let resolve =
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+            match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
+                Ok(fd) => Some(Ok(File::from(fd))),
+                // A symbolic link on the way: the path leaves the store's own tree.
+                Err(Errno::LOOP) => Some(Err(StorageError::InvalidPath {
+                    path: path.to_string(),
+                })),
+                // Missing, or a file where a directory should be: nothing there to read.
+                Err(Errno::NOENT | Errno::NOTDIR) => Some(Err(StorageError::PathNotFound {
+                    path: path.to_string(),
+                })),
+                // The call itself refused (an old kernel, a filter): walk from now on.
+                Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+                    self.available.store(false, Ordering::Relaxed);
+                    None
+                }
+                // A rename raced the lookup, or something else: let the walk decide.
+                Err(_) => None,
+            }
+        }
+    }
+}
