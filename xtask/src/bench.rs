@@ -1,6 +1,7 @@
 //! `cargo xtask bench [subject…]`: Gantry's benchmarks run beside their peers in the same run,
 //! with the figures written into `docs/benchmarks.md` between each subject's markers.
 
+mod copy;
 mod server;
 
 use std::fs;
@@ -11,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::project_root;
 use crate::shell::{cmd, exec, read};
 
-const SUBJECTS: &[&str] = &["digest", "reference", "server"];
+const SUBJECTS: &[&str] = &["digest", "reference", "server", "copy"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let chosen: Vec<&str> = if args.is_empty() {
@@ -24,6 +25,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "digest" => digest()?,
             "reference" => reference()?,
             "server" => server::section()?,
+            "copy" => copy::section()?,
             other => bail!("no benchmark `{other}`; there are: {}", SUBJECTS.join(", ")),
         };
         println!("{section}");
@@ -134,4 +136,32 @@ fn write_section(subject: &str, section: &str) -> anyhow::Result<()> {
     let updated = format!("{}{open}\n{section}{}", &doc[..start], &doc[end..]);
     fs::write(&path, updated)?;
     Ok(())
+}
+
+/// The one-minute load average, to show how busy the machine was around a run.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Runs `cargo xtask bench <subject>` from an optimised build of xtask, for benchmarks whose
+/// own work must not be the slow part. That run prints the section as its only standard output
+/// (and writes it too).
+fn in_release(subject: &str) -> anyhow::Result<String> {
+    let output = read(&mut cmd(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--",
+            "bench",
+            subject,
+        ],
+    ))?;
+    Ok(output.trim_end().to_owned() + "\n")
 }

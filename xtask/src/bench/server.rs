@@ -32,8 +32,9 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::load_average;
 use crate::project_root;
-use crate::shell::{cmd, exec, read};
+use crate::shell::{cmd, exec};
 
 const DISTRIBUTION: &str = "/usr/bin/docker-registry";
 /// The size of the big blob, and of the block it repeats.
@@ -63,22 +64,8 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, \
 /// Runs the benchmark and returns the markdown section for `docs/benchmarks.md`.
 pub(crate) fn section() -> anyhow::Result<String> {
     if cfg!(debug_assertions) {
-        // The load generator must not be the slow part: measure from an optimised build. The
-        // release run prints the section as its only standard output (and writes it too).
-        let output = read(&mut cmd(
-            "cargo",
-            &[
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                "xtask",
-                "--",
-                "bench",
-                "server",
-            ],
-        ))?;
-        return Ok(output.trim_end().to_owned() + "\n");
+        // The load generator must not be the slow part: measure from an optimised build.
+        return super::in_release("server");
     }
     exec(&mut cmd("cargo", &["build", "--release", "-p", "gantry"]))?;
     ensure!(
@@ -913,11 +900,4 @@ fn row(metric: &str, [g, d]: [f64; 2], decimals: usize, target: &str, met: Optio
         None => "—",
     };
     format!("| {metric} | {g:.decimals$} | {d:.decimals$} | {ratio} | {target} | {met} |\n")
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
 }
