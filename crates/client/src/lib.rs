@@ -14,8 +14,10 @@
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
 //!   last chunk only once the digest matched, [`Client::get_blob_range`].
 //! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
-//!   streamed `PATCH`), [`Client::push_blob_chunked`] (resuming from the upload status),
-//!   [`Client::mount_blob`], and sessions ([`Upload`]) to inspect or cancel.
+//!   streamed `PATCH`), [`Client::push_blob_stream_resumable`] (streamed, continued from the
+//!   upload status after a cut), [`Client::push_blob_chunked`] (resuming from the upload
+//!   status), [`Client::mount_blob`] and [`Client::mount_or_start_upload`] (which hands over
+//!   the session a failed mount opens), and sessions ([`Upload`]) to fill, inspect or cancel.
 //! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination;
 //!   [`Client::referrers`], with the tag schema's fallback.
 //! - Authentication ([`auth`]): Basic, and Bearer tokens by GET or OAuth2 POST, cached by scope;
@@ -84,4 +86,4 @@ pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
 pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;
 pub use crate::referrers::fallback_tag;
-pub use crate::uploads::Upload;
+pub use crate::uploads::{MountOutcome, Upload};

@@ -1,10 +1,13 @@
-//! Blob uploads: monolithic, streamed `PATCH`, chunked `PATCH` with `Content-Range` (resuming
-//! from the upload status after a failed chunk), cross-repository mount, and cancel.
+//! Blob uploads: monolithic, streamed `PATCH` (resumable from the upload status when the
+//! caller can reopen its content at an offset), chunked `PATCH` with `Content-Range` (resuming
+//! from the upload status after a failed chunk), cross-repository mount (handing over the
+//! session a failed mount opens), and cancel.
 //!
 //! Blob bodies come in as streams and go out as they come: a streamed upload holds no more than
 //! what the HTTP stack buffers, a chunked one no more than one chunk.
 
 use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -19,12 +22,28 @@ use crate::http::{self, Body, Call, header_str, query_value};
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 /// An upload session on a registry: where it is and how far it got.
+///
+/// A session comes from [`Client::start_upload`] or [`Client::mount_or_start_upload`]; the
+/// `upload_*` methods of [`Client`] send content into it and commit it.
 #[derive(Debug, Clone)]
 pub struct Upload {
     location: String,
     scope: String,
     offset: u64,
     min_chunk: Option<u64>,
+    /// The URL that opens a new session in the same repository (`.../blobs/uploads/`).
+    start_url: String,
+}
+
+/// What [`Client::mount_or_start_upload`] achieved.
+#[derive(Debug)]
+#[must_use]
+pub enum MountOutcome {
+    /// The registry mounted the blob: nothing to upload.
+    Mounted,
+    /// The registry did not mount it: upload the blob into this session, which is either the
+    /// one the mount request opened or, when the mount was refused, a new one.
+    Upload(Upload),
 }
 
 impl Upload {
@@ -41,6 +60,23 @@ impl Upload {
     /// The smallest chunk the registry accepts (`OCI-Chunk-Min-Length`), if it said.
     pub fn min_chunk(&self) -> Option<u64> {
         self.min_chunk
+    }
+
+    /// A session at `location` (as a response's `Location` gave it, resolved against
+    /// `start_url`), starting at offset 0.
+    fn opened(
+        method: &Method,
+        start_url: &str,
+        response: &Response,
+        scope: String,
+    ) -> Result<Upload, ClientError> {
+        Ok(Upload {
+            location: location(method, start_url, response)?,
+            scope,
+            offset: 0,
+            min_chunk: header_str(response, "oci-chunk-min-length").and_then(|v| v.parse().ok()),
+            start_url: start_url.split('?').next().unwrap_or(start_url).to_owned(),
+        })
     }
 
     /// The location with `query` appended.
@@ -110,8 +146,11 @@ impl Client {
     pub async fn start_upload(&self, reference: &Reference) -> Result<Upload, ClientError> {
         let repository = self.repository(reference)?;
         let url = repository.url("blobs/uploads/");
-        let url = url.as_str();
-        let scope = repository.scope("pull,push");
+        self.open_session(&url, repository.scope("pull,push")).await
+    }
+
+    /// Opens an upload session by `POST` to `url` (a repository's `.../blobs/uploads/`).
+    async fn open_session(&self, url: &str, scope: String) -> Result<Upload, ClientError> {
         let method = Method::POST;
         let call = Call::new(method.clone(), url)
             .scope(scope.clone())
@@ -124,13 +163,7 @@ impl Client {
                 response.status().as_u16(),
             ));
         }
-        let min_chunk = header_str(&response, "oci-chunk-min-length").and_then(|v| v.parse().ok());
-        Ok(Upload {
-            location: location(&method, url, &response)?,
-            scope,
-            offset: 0,
-            min_chunk,
-        })
+        Upload::opened(&method, url, &response, scope)
     }
 
     /// Asks the registry how far `upload` got (`GET` on its location), updating it.
@@ -179,20 +212,8 @@ impl Client {
         match response.status().as_u16() {
             201 => self.created(&method, &url, &response, digest),
             202 => {
-                let upload = Upload {
-                    location: location(&method, &url, &response)?,
-                    scope,
-                    offset: 0,
-                    min_chunk: None,
-                };
-                let put_url =
-                    upload.with_query(&format!("digest={}", query_value(digest.as_str())));
-                let call = Call::new(Method::PUT, &put_url)
-                    .scope(upload.scope.clone())
-                    .header(CONTENT_TYPE, OCTET_STREAM)
-                    .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
-                    .body(Body::Bytes(content));
-                self.finish(call, digest).await
+                let upload = Upload::opened(&method, &url, &response, scope)?;
+                self.upload_bytes(upload, digest, content).await
             }
             status => Err(ClientError::unexpected_status(&method, &url, status)),
         }
@@ -211,7 +232,129 @@ impl Client {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>> + 'static,
     {
-        let mut upload = self.start_upload(reference).await?;
+        let upload = self.start_upload(reference).await?;
+        self.upload_stream(upload, digest, content).await
+    }
+
+    /// [`push_blob_stream`](Client::push_blob_stream), resumable: `open(offset)` gives the
+    /// content from byte `offset` on (0 first). When the `PATCH` fails on the way (a cut
+    /// connection, a retryable answer), the client asks the registry how many bytes it holds,
+    /// which may be fewer than were sent, reopens the content there and sends the rest in a
+    /// new `PATCH`, up to the retry policy's attempts. A failure of the content itself is not
+    /// retried.
+    pub async fn push_blob_stream_resumable<O, F, S, E>(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        open: O,
+    ) -> Result<Digest, ClientError>
+    where
+        O: FnMut(u64) -> F,
+        F: Future<Output = Result<S, E>>,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
+        let upload = self.start_upload(reference).await?;
+        self.upload_stream_resumable(upload, digest, open).await
+    }
+
+    /// Uploads `content` whole into the session `upload` (`PUT ?digest=` with the body) and
+    /// commits it. Returns the digest the registry stored it under.
+    pub async fn upload_bytes(
+        &self,
+        upload: Upload,
+        digest: &Digest,
+        content: Bytes,
+    ) -> Result<Digest, ClientError> {
+        let put_url = upload.with_query(&format!("digest={}", query_value(digest.as_str())));
+        let call = Call::new(Method::PUT, &put_url)
+            .scope(upload.scope.clone())
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(CONTENT_LENGTH, HeaderValue::from(content.len()))
+            .body(Body::Bytes(content));
+        self.finish(call, digest).await
+    }
+
+    /// Uploads a stream into the session `upload` in one `PATCH`, then commits it (see
+    /// [`push_blob_stream`](Client::push_blob_stream)).
+    pub async fn upload_stream<S, E>(
+        &self,
+        mut upload: Upload,
+        digest: &Digest,
+        content: S,
+    ) -> Result<Digest, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
+        self.patch_stream(&mut upload, content).await?;
+        self.commit(&upload, digest).await
+    }
+
+    /// Uploads into the session `upload` from the offset it last reported (0 for a new one;
+    /// ask [`upload_status`](Client::upload_status) first to continue a session begun
+    /// elsewhere), resuming as [`push_blob_stream_resumable`](Client::push_blob_stream_resumable)
+    /// does, then commits it.
+    pub async fn upload_stream_resumable<O, F, S, E>(
+        &self,
+        mut upload: Upload,
+        digest: &Digest,
+        mut open: O,
+    ) -> Result<Digest, ClientError>
+    where
+        O: FnMut(u64) -> F,
+        F: Future<Output = Result<S, E>>,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
+        let policy = self.inner.config.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let offset = upload.offset;
+            let content = open(offset)
+                .await
+                .map_err(|e| ClientError::Content { source: e.into() })?;
+            let failed: Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>> = Arc::default();
+            let slot = Arc::clone(&failed);
+            let watched = content.map(move |item| {
+                item.map_err(|error| {
+                    let error: Box<dyn StdError + Send + Sync> = error.into();
+                    let message = error.to_string();
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(error);
+                    }
+                    std::io::Error::other(message)
+                })
+            });
+            let outcome = self.patch_stream(&mut upload, watched).await;
+            if let Some(source) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+                return Err(ClientError::Content { source });
+            }
+            match outcome {
+                Ok(()) => return self.commit(&upload, digest).await,
+                Err(error) if !error.is_retryable() || attempt >= policy.max_attempts => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, offset, attempt, "streamed upload failed; resuming from the upload status");
+                    tokio::time::sleep(policy.backoff(attempt - 1)).await;
+                    let held = self.upload_status(&mut upload).await?;
+                    tracing::debug!(
+                        held,
+                        "the registry holds this much; reopening the content there"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends `content` in one streamed `PATCH` to `upload`, updating it from the answer.
+    async fn patch_stream<S, E>(&self, upload: &mut Upload, content: S) -> Result<(), ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
         let method = Method::PATCH;
         let url = upload.location.clone();
         let call = Call::new(method.clone(), &url)
@@ -219,8 +362,7 @@ impl Client {
             .header(CONTENT_TYPE, OCTET_STREAM)
             .body(Body::Stream(reqwest::Body::wrap_stream(content)));
         let response = http::send(&self.inner, call).await?;
-        upload.update(&method, &url, &response)?;
-        self.commit(&upload, digest).await
+        upload.update(&method, &url, &response)
     }
 
     /// Uploads a stream in `PATCH` requests of [`chunk_size`](crate::ClientConfig::chunk_size)
@@ -239,7 +381,24 @@ impl Client {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>> + 'static,
     {
-        let mut upload = self.start_upload(reference).await?;
+        let upload = self.start_upload(reference).await?;
+        self.upload_chunked(upload, digest, content).await
+    }
+
+    /// Uploads a stream into the session `upload` in chunks, then commits it (see
+    /// [`push_blob_chunked`](Client::push_blob_chunked)). When the registry refuses chunks,
+    /// the session is cancelled and the stream goes in one `PATCH` to a new session of the same
+    /// repository.
+    pub async fn upload_chunked<S, E>(
+        &self,
+        mut upload: Upload,
+        digest: &Digest,
+        content: S,
+    ) -> Result<Digest, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
         let chunk_size = upload
             .min_chunk
             .map_or(self.inner.config.chunk_size, |min| {
@@ -274,6 +433,8 @@ impl Client {
                     Ok(()) => {}
                     Err(error) if first && refuses_chunks(&error) => {
                         tracing::debug!(%error, "the registry refuses chunks; streaming instead");
+                        let start_url = upload.start_url.clone();
+                        let scope = upload.scope.clone();
                         let _ = self.cancel_upload(upload).await;
                         let held = [chunk, buffer.freeze()];
                         let rest = futures_util::stream::iter(
@@ -282,7 +443,8 @@ impl Client {
                                 .map(Ok::<_, Box<dyn StdError + Send + Sync>>),
                         )
                         .chain(content.map(|item| item.map_err(Into::into)));
-                        return self.push_blob_stream(reference, digest, rest).await;
+                        let fresh = self.open_session(&start_url, scope).await?;
+                        return self.upload_stream(fresh, digest, rest).await;
                     }
                     Err(error) => return Err(error),
                 }
@@ -397,7 +559,9 @@ impl Client {
 
     /// Mounts blob `digest` from repository `from` into the repository `reference` names, on
     /// the same registry. Returns whether it was mounted; `false` means upload it instead: the
-    /// registry refused, failed or opened an upload session (which is cancelled).
+    /// registry refused, failed or opened an upload session (which is cancelled). To upload
+    /// into that session rather than open another, use
+    /// [`mount_or_start_upload`](Client::mount_or_start_upload).
     pub async fn mount_blob(
         &self,
         reference: &Reference,
@@ -430,6 +594,45 @@ impl Client {
                 Ok(false)
             }
             _ => Ok(false),
+        }
+    }
+
+    /// Mounts blob `digest` from repository `from` into the repository `reference` names, or
+    /// gives the session to upload it into: the one the registry opened in answer to the mount
+    /// request (`202`, as registries do when they cannot mount), or, when the mount request
+    /// failed, a new one. Errors are those of opening that new session.
+    pub async fn mount_or_start_upload(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<MountOutcome, ClientError> {
+        let repository = self.repository(reference)?;
+        let scope = repository.scope("pull,push");
+        let base = repository.url("blobs/uploads/");
+        let url = format!("{base}?{}", mount_query(digest, from));
+        let method = Method::POST;
+        let call = Call::new(method.clone(), &url)
+            .scope(scope.clone())
+            .scope(format!("repository:{from}:pull"))
+            .header(CONTENT_LENGTH, HeaderValue::from(0));
+        match http::send(&self.inner, call).await {
+            Ok(response) if response.status().as_u16() == 201 => Ok(MountOutcome::Mounted),
+            Ok(response) if response.status().as_u16() == 202 => {
+                match Upload::opened(&method, &url, &response, scope.clone()) {
+                    Ok(upload) => Ok(MountOutcome::Upload(upload)),
+                    Err(error) => {
+                        tracing::debug!(%error, "the mount's session is unusable; opening another");
+                        Ok(MountOutcome::Upload(self.open_session(&base, scope).await?))
+                    }
+                }
+            }
+            outcome => {
+                if let Err(error) = outcome {
+                    tracing::debug!(%error, "mount refused; opening an upload session");
+                }
+                Ok(MountOutcome::Upload(self.open_session(&base, scope).await?))
+            }
         }
     }
 }

@@ -278,6 +278,112 @@ async fn chunked_uploads_resume_from_the_upload_status() {
     assert_eq!(direct.collect().await.unwrap(), data);
 }
 
+/// `data[offset..]` as a stream of 16 KiB chunks, recording `offset` in `opened`.
+fn reopen(
+    data: &Bytes,
+    opened: &std::sync::Mutex<Vec<u64>>,
+    offset: u64,
+) -> impl Future<
+    Output = Result<
+        impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+        std::io::Error,
+    >,
+> {
+    opened.lock().unwrap().push(offset);
+    let rest = data.slice(usize::try_from(offset).unwrap()..);
+    let parts: Vec<Result<Bytes, std::io::Error>> = (0..rest.len())
+        .step_by(16 * 1024)
+        .map(|at| Ok(rest.slice(at..rest.len().min(at + 16 * 1024))))
+        .collect();
+    std::future::ready(Ok(futures_util::stream::iter(parts)))
+}
+
+#[tokio::test]
+async fn a_streamed_upload_cut_mid_body_continues_from_the_registry_offset() {
+    use support::relay::{Mode, Relay};
+
+    let registry = Registry::start().await;
+    let relay = Relay::start(Mode::Cut {
+        upstream: registry.host.clone(),
+        method: "PATCH",
+        after: 100_000,
+        times: 1,
+    })
+    .await;
+    let data = Bytes::from(content(400_000));
+    let digest = sha256(&data);
+    let repo = reference(&relay.host, "team/app");
+    let opened = std::sync::Mutex::new(Vec::new());
+    let stored = client()
+        .push_blob_stream_resumable(&repo, &digest, |offset| reopen(&data, &opened, offset))
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    assert_eq!(relay.cuts(), 1);
+    let opened = opened.into_inner().unwrap();
+    assert_eq!(opened.len(), 2, "opened once, reopened once: {opened:?}");
+    assert_eq!(opened[0], 0);
+    assert!(
+        opened[1] <= 100_000,
+        "reopened where the registry stands, not past what reached it: {opened:?}"
+    );
+    let patches = relay.seen().iter().filter(|h| h.method == "PATCH").count();
+    assert_eq!(patches, 2);
+    let read = client()
+        .get_blob(&registry.reference("team/app"), &digest)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(read, data);
+}
+
+#[tokio::test]
+async fn a_cut_streamed_upload_fails_when_no_retry_is_left_or_the_content_fails() {
+    use support::relay::{Mode, Relay};
+
+    let registry = Registry::start().await;
+    let relay = Relay::start(Mode::Cut {
+        upstream: registry.host.clone(),
+        method: "PATCH",
+        after: 50_000,
+        times: 1,
+    })
+    .await;
+    let data = Bytes::from(content(200_000));
+    let digest = sha256(&data);
+    let repo = reference(&relay.host, "team/app");
+    let never = gantry_client::Client::new(
+        ClientConfig::default()
+            .with_credential_sources(gantry_client::CredentialSources::None)
+            .with_retry(RetryPolicy::never()),
+    )
+    .unwrap();
+    let opened = std::sync::Mutex::new(Vec::new());
+    let error = never
+        .push_blob_stream_resumable(&repo, &digest, |offset| reopen(&data, &opened, offset))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "a cut connection: {error:?}");
+    assert_eq!(opened.lock().unwrap().len(), 1);
+
+    // A content stream that fails is the caller's error, not sent again.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let error = client()
+        .push_blob_stream_resumable(&repo, &digest, |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(Ok::<_, std::io::Error>(futures_util::stream::iter(vec![
+                Ok(Bytes::from_static(b"some")),
+                Err(std::io::Error::other("disk gone")),
+            ])))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Content { .. }), "{error:?}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn lasting_errors_are_not_retried_through_the_proxy() {
     let registry = Registry::start().await;

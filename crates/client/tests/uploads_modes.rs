@@ -114,6 +114,137 @@ async fn a_blob_mounts_from_another_repository_and_a_missing_one_does_not() {
     assert!(!client.mount_blob(&target, &missing, &from).await.unwrap());
 }
 
+/// A mount the registry cannot make (the blob is not in the source repository) opens a session:
+/// the client hands it over for the upload instead of cancelling it and opening another.
+#[tokio::test]
+async fn a_failed_mount_hands_over_its_session() {
+    use gantry_client::MountOutcome;
+    use support::proxy::{Fault, FaultProxy, Rule};
+
+    let registry = Registry::start().await;
+    // The proxy counts the POSTs (a zero delay changes nothing else).
+    let proxy = FaultProxy::start(
+        &registry.host,
+        vec![Rule::new(
+            "POST",
+            "/blobs/uploads/",
+            100,
+            Fault::Delay(std::time::Duration::ZERO),
+        )],
+    )
+    .await;
+    let client = client_with(ClientConfig::default().with_chunk_size(1000));
+    let shared = registry.seed_blob("team/base", b"shared layer").await;
+    let target = support::reference(&proxy.host, "team/app");
+    let from = RepositoryName::parse("team/base").unwrap();
+
+    let outcome = client
+        .mount_or_start_upload(&target, &shared, &from)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, MountOutcome::Mounted), "{outcome:?}");
+    assert_eq!(proxy.applied().len(), 1);
+
+    // Not in team/base: the session of the mount request takes the bytes.
+    let whole = content(3000);
+    let digest = sha256(&whole);
+    let MountOutcome::Upload(upload) = client
+        .mount_or_start_upload(&target, &digest, &from)
+        .await
+        .unwrap()
+    else {
+        panic!("a blob absent from the source cannot be mounted");
+    };
+    assert_eq!(upload.offset(), 0);
+    let stored = client
+        .upload_bytes(upload, &digest, Bytes::from(whole.clone()))
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    assert_eq!(proxy.applied().len(), 2, "no second session was opened");
+
+    // The same, chunked into the handed-over session.
+    let chunked = content(4500);
+    let digest_chunked = sha256(&chunked);
+    let MountOutcome::Upload(upload) = client
+        .mount_or_start_upload(&target, &digest_chunked, &from)
+        .await
+        .unwrap()
+    else {
+        panic!("a blob absent from the source cannot be mounted");
+    };
+    client
+        .upload_chunked(upload, &digest_chunked, chunks(&chunked, 700))
+        .await
+        .unwrap();
+    assert_eq!(proxy.applied().len(), 3, "no second session was opened");
+
+    let app = registry.reference("team/app");
+    for (digest, data) in [(&digest, &whole), (&digest_chunked, &chunked)] {
+        let read = client
+            .get_blob(&app, digest)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(&read[..], &data[..]);
+    }
+    assert!(
+        client
+            .head_blob(&registry.reference("team/base"), &digest)
+            .await
+            .unwrap_err()
+            .is_not_found(),
+        "the source repository is untouched"
+    );
+}
+
+/// A registry that refuses the mount request outright: a new session is opened for the upload.
+#[tokio::test]
+async fn a_refused_mount_opens_a_new_session() {
+    use gantry_client::MountOutcome;
+    use support::{Hostile, respond};
+
+    let data = content(100);
+    let digest = sha256(&data);
+    let announced = digest.to_string();
+    let server = Hostile::start(move |seen| match seen.method.as_str() {
+        "POST" if seen.uri.contains("mount=") => {
+            respond(403, &[], r#"{"errors":[{"code":"DENIED"}]}"#)
+        }
+        "POST" => respond(202, &[("location", "/v2/team/app/blobs/uploads/7")], ""),
+        _ => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+    })
+    .await;
+    let client = client();
+    let from = RepositoryName::parse("team/base").unwrap();
+    let MountOutcome::Upload(upload) = client
+        .mount_or_start_upload(&server.reference("team/app"), &digest, &from)
+        .await
+        .unwrap()
+    else {
+        panic!("the registry refused the mount");
+    };
+    assert!(upload.location().ends_with("/uploads/7"), "{upload:?}");
+    client
+        .upload_bytes(upload, &digest, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    let puts: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert!(
+        puts[0]
+            .uri
+            .starts_with("/v2/team/app/blobs/uploads/7?digest=")
+    );
+    assert_eq!(puts[0].body, data);
+}
+
 #[tokio::test]
 async fn a_cancelled_upload_is_gone() {
     let registry = Registry::start().await;

@@ -13,6 +13,7 @@
 )]
 
 pub mod proxy;
+pub mod relay;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
