@@ -292,6 +292,37 @@ async fn delete_is_disabled_by_default_and_takes_tags_when_enabled() {
 }
 
 #[tokio::test]
+async fn a_manifest_read_before_is_gone_once_deleted_and_unknown_elsewhere() {
+    let registry = memory();
+    let repository = registry.repository(&name("app"));
+    let image = push_image(&repository, b"c", &[b"l"], Some(&tag("v1"))).await;
+    // Read twice, so that the second read may come from memory.
+    for _ in 0..2 {
+        let read = repository.manifests().get(image.digest()).await.unwrap();
+        assert_eq!(read.bytes(), image.bytes());
+        assert_eq!(read.digest(), image.digest());
+    }
+    // Another repository never linked it: unknown there, whatever was read in `app`.
+    assert!(matches!(
+        registry
+            .repository(&name("other"))
+            .manifests()
+            .get(image.digest())
+            .await,
+        Err(StorageError::ManifestUnknown { .. })
+    ));
+    repository.manifests().delete(image.digest()).await.unwrap();
+    assert!(matches!(
+        repository.manifests().get(image.digest()).await,
+        Err(StorageError::ManifestUnknown { .. })
+    ));
+    assert!(matches!(
+        repository.manifests().get_by_tag(&tag("v1")).await,
+        Err(StorageError::ManifestUnknown { .. })
+    ));
+}
+
+#[tokio::test]
 async fn indexes_are_rebuilt_when_absent_and_on_request() {
     let registry = memory();
     let repository = registry.repository(&name("app"));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use gantry_reference::Digest;
+use gantry_spec::Manifest;
 use tokio::sync::OwnedMutexGuard;
 
 use super::cache::BoundedCache;
@@ -22,6 +23,8 @@ pub(crate) struct Inner {
     pub(crate) secret: Vec<u8>,
     /// Blob sizes by digest: a blob's content never changes while it exists.
     pub(crate) sizes: BoundedCache<Digest, u64>,
+    /// Small manifests by the digest of their bytes, which never change under it.
+    pub(crate) manifests: BoundedCache<Digest, Manifest>,
     pub(crate) locks: KeyedLocks,
     /// Repository names between catalog walks.
     pub(crate) catalog: CatalogCache,

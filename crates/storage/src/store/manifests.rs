@@ -151,7 +151,15 @@ impl ManifestStore {
     }
 }
 
-/// Reads the manifest `digest` of `name`.
+/// How many manifests the in-memory cache keeps, at most.
+pub(crate) const MANIFEST_CACHE_CAPACITY: usize = 1024;
+
+/// Manifests larger than this are read from storage every time.
+const MANIFEST_CACHE_MAX_SIZE: usize = 16 << 10;
+
+/// The manifest `digest` of repository `name`. The revision link is read every time (a
+/// manifest may be deleted); the bytes it points at never change, so small manifests are kept
+/// in memory once read.
 pub(crate) async fn get_manifest(
     inner: &Inner,
     name: &RepositoryName,
@@ -162,6 +170,9 @@ pub(crate) async fn get_manifest(
     };
     let link = paths::revision_link(name, digest)?;
     let target = inner.read_link(&link).await?.ok_or_else(unknown)?;
+    if let Some(manifest) = inner.manifests.get(&target) {
+        return Ok(manifest);
+    }
     let data = paths::blob_data(&target)?;
     let bytes = match inner.driver.get_content(&data).await {
         Ok(bytes) => bytes,
@@ -172,7 +183,12 @@ pub(crate) async fn get_manifest(
     let options = ParseOptions::new()
         .with_max_size(usize::MAX)
         .with_algorithm(target.algorithm());
-    Manifest::parse_with(bytes, None, &options).map_err(StorageError::ManifestInvalid)
+    let manifest =
+        Manifest::parse_with(bytes, None, &options).map_err(StorageError::ManifestInvalid)?;
+    if manifest.bytes().len() <= MANIFEST_CACHE_MAX_SIZE && manifest.digest() == &target {
+        inner.manifests.insert(target, manifest.clone());
+    }
+    Ok(manifest)
 }
 
 /// Foreign and non-distributable layers, which may live elsewhere (their `urls`).

@@ -11,6 +11,7 @@ use super::cache::BoundedCache;
 use super::catalog::{self, CatalogCache};
 use super::inner::Inner;
 use super::locks::KeyedLocks;
+use super::manifests::MANIFEST_CACHE_CAPACITY;
 use super::options::RegistryOptions;
 use super::repository::Repository;
 use super::{paths, token, upload};
@@ -39,6 +40,9 @@ impl Registry {
             inner: Arc::new(Inner {
                 driver,
                 sizes: BoundedCache::new(options.descriptor_cache_capacity),
+                manifests: BoundedCache::new(
+                    MANIFEST_CACHE_CAPACITY.min(options.descriptor_cache_capacity),
+                ),
                 options,
                 secret,
                 locks: KeyedLocks::default(),
