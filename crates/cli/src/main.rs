@@ -2,127 +2,27 @@
 //!
 //! `gantry serve` runs the registry server. Its first line on standard output is
 //! `listening on <scheme>://<address>`, so scripts that start it on port 0 learn the port.
+//! The other commands read and manage images in registries (`inspect`, `tags`, `catalog`,
+//! `digest`, `manifest`, `blob`, `delete`), keep credentials (`login`, `logout`) and write
+//! shell completions. `docs/cli.md` describes every command and the exit codes.
 
-use std::io::IsTerminal;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod args;
+mod auth_store;
+mod commands;
+mod exit;
+mod logging;
+mod output;
+mod registry;
+mod target;
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use gantry_registry::{Config, LogFormat, Server};
+use std::process::ExitCode;
 
-/// Gantry: a container image registry and the tools around it.
-#[derive(Debug, Parser)]
-#[command(name = "gantry", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use clap::Parser;
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the registry server (by default on 127.0.0.1:5000, storing in ./gantry-data).
-    Serve(ServeArgs),
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// A TOML configuration file; `GANTRY_*` variables and these flags override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// The address to listen on, such as 0.0.0.0:5000 (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
-    /// The storage root directory.
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
-    /// Allow deleting manifests, tags and blobs.
-    #[arg(long)]
-    allow_delete: bool,
-    /// Where to serve /metrics, /healthz and /readyz.
-    #[arg(long, value_name = "ADDR")]
-    metrics_listen: Option<SocketAddr>,
-    /// The log filter, such as info or gantry=debug.
-    #[arg(long, value_name = "FILTER")]
-    log_level: Option<String>,
-}
-
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve(args),
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit::report(&error),
     }
-}
-
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(root) = args.root {
-        config.root = root;
-    }
-    if args.allow_delete {
-        config.delete_enabled = true;
-    }
-    if let Some(address) = args.metrics_listen {
-        config.metrics_listen = Some(address);
-    }
-    if let Some(level) = args.log_level {
-        config.log.level = level;
-    }
-    init_logging(&config)?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let server = Server::bind(&config).await?;
-        let address = server.local_addr()?;
-        println!("listening on {}://{address}", server.scheme());
-        tracing::info!(%address, root = %config.root.display(), delete = config.delete_enabled, "serving");
-        if let Some(metrics) = server.metrics_addr() {
-            tracing::info!(%metrics, "metrics, health and readiness");
-        }
-        server.run(shutdown_signal()).await?;
-        tracing::info!("stopped");
-        Ok(())
-    })
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
-
-fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .with_context(|| format!("invalid log filter {:?}", config.log.level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match config.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-    Ok(())
 }

@@ -1,0 +1,32 @@
+//! `gantry manifest IMAGE`: an image's manifest, byte for byte as the registry holds it.
+
+use clap::Args;
+
+use crate::args::GlobalOptions;
+use crate::commands::inspect::{parse_platform, select_platform};
+use crate::{output, registry, target};
+
+/// Arguments of `gantry manifest`.
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArgs {
+    /// The image, such as localhost:5000/team/app:1.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// For an index: print the manifest of the image for this platform instead.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+}
+
+/// Writes the manifest's bytes (JSON already, so `--json` changes nothing) to standard output.
+pub(crate) async fn run(args: ManifestArgs, global: &GlobalOptions) -> anyhow::Result<()> {
+    let reference = target::image(&args.image)?;
+    let platform = args.platform.as_deref().map(parse_platform).transpose()?;
+    let client = registry::client_for(global, &[target::domain(&reference)]).await?;
+    let mut manifest = client.get_manifest(&reference).await?;
+    if let Some(platform) = platform
+        && manifest.as_index().is_some()
+    {
+        manifest = select_platform(&client, &reference, &manifest, &platform).await?;
+    }
+    output::write_stdout(manifest.bytes())
+}

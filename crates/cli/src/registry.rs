@@ -1,0 +1,158 @@
+//! The registry client of a command, built from the global options for the registries the
+//! command talks to: credentials, credential files, TLS material and `--insecure`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use gantry_client::{Client, ClientConfig, ClientError, Credential, CredentialSources};
+
+use crate::args::GlobalOptions;
+use crate::exit::usage;
+
+/// The `User-Agent` of every request.
+const USER_AGENT: &str = concat!("gantry/", env!("CARGO_PKG_VERSION"));
+
+/// A client for a command that talks to the registries `hosts` (as in references:
+/// `localhost:5000`, `docker.io`).
+pub(crate) async fn client_for(global: &GlobalOptions, hosts: &[&str]) -> anyhow::Result<Client> {
+    let mut config = base_config(global)?;
+    if let Some(creds) = &global.creds {
+        let credential = parse_creds(creds)?;
+        for host in hosts {
+            config = config.with_credential(*host, credential.clone());
+        }
+    }
+    finish(config, global, hosts).await
+}
+
+/// A client that presents `credential` to `host` and reads no credential file: what `login`
+/// checks credentials with.
+pub(crate) async fn client_with_credential(
+    global: &GlobalOptions,
+    host: &str,
+    credential: Credential,
+) -> anyhow::Result<Client> {
+    let config = base_config(global)?
+        .with_credential_sources(CredentialSources::None)
+        .with_credential(host, credential);
+    finish(config, global, &[host]).await
+}
+
+/// Applies `--insecure`'s fallback to plain HTTP for `hosts` and builds the client.
+async fn finish(
+    mut config: ClientConfig,
+    global: &GlobalOptions,
+    hosts: &[&str],
+) -> anyhow::Result<Client> {
+    if global.is_insecure() {
+        config.tls.accept_invalid_certificates = true;
+        for host in hosts {
+            if needs_plain_http(&config, host).await {
+                tracing::info!(%host, "no HTTPS; falling back to plain HTTP");
+                config = config.with_insecure_host(*host);
+            }
+        }
+    }
+    Client::new(config).context("cannot set up the registry client")
+}
+
+/// Everything but credentials given on the command line and `--insecure`'s fallback.
+pub(crate) fn base_config(global: &GlobalOptions) -> anyhow::Result<ClientConfig> {
+    let mut config = ClientConfig::default().with_user_agent(USER_AGENT);
+    if let Some(authfile) = &global.authfile {
+        config = config.with_credential_sources(CredentialSources::Files(vec![authfile.clone()]));
+    }
+    for file in &global.ca_file {
+        config = config.with_ca_file(file);
+    }
+    if let Some(dir) = &global.cert_dir {
+        add_cert_dir(&mut config, dir)?;
+    }
+    if global.is_insecure() {
+        config.tls.accept_invalid_certificates = true;
+    }
+    Ok(config)
+}
+
+/// Reads `USER[:PASS]`; without a password, asks for it on the terminal.
+pub(crate) fn parse_creds(creds: &str) -> anyhow::Result<Credential> {
+    let (username, password) = match creds.split_once(':') {
+        Some((username, password)) => (username.to_owned(), password.to_owned()),
+        None => {
+            let password =
+                rpassword::prompt_password(format!("Password for {creds}: ")).map_err(|error| {
+                    usage(format!(
+                        "--creds has no password and none could be asked on a terminal \
+                         ({error}): write --creds USER:PASS"
+                    ))
+                })?;
+            (creds.to_owned(), password)
+        }
+    };
+    if username.is_empty() {
+        return Err(usage("--creds needs a user name: --creds USER:PASS"));
+    }
+    Ok(Credential::basic(username, password))
+}
+
+/// Trusts every `*.crt` in `dir` and presents `client.cert` with `client.key` if both are
+/// there, as containers' certificate directories are laid out.
+fn add_cert_dir(config: &mut ClientConfig, dir: &Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the certificate directory {}", dir.display()))?;
+    let mut cas = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read the certificate directory {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "crt") {
+            cas.push(path);
+        }
+    }
+    cas.sort();
+    for ca in cas {
+        config.tls.ca_files.push(ca);
+    }
+    let (cert, key) = (dir.join("client.cert"), dir.join("client.key"));
+    if cert.is_file() && key.is_file() {
+        config.tls.client_certificate = Some((cert, key));
+    }
+    Ok(())
+}
+
+/// Whether `host` fails to answer over HTTPS but answers over plain HTTP. Only a transport
+/// failure counts against HTTPS: a registry that answers 401 speaks it.
+async fn needs_plain_http(config: &ClientConfig, host: &str) -> bool {
+    if config.allows_plain_http(host) {
+        return false;
+    }
+    let mut probe = config.clone();
+    probe.retry = gantry_client::RetryPolicy::never();
+    let answered = |result: Result<(), ClientError>| match result {
+        Ok(()) => true,
+        Err(ClientError::Transport { .. }) => false,
+        Err(_) => true,
+    };
+    let Ok(https) = Client::new(probe.clone()) else {
+        return false;
+    };
+    if answered(https.ping(host).await) {
+        return false;
+    }
+    let Ok(plain) = Client::new(probe.with_insecure_host(host)) else {
+        return false;
+    };
+    answered(plain.ping(host).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creds_split_at_the_first_colon() {
+        let credential = parse_creds("alice:pa:ss").expect("parses");
+        assert_eq!(credential, Credential::basic("alice", "pa:ss"));
+        assert!(parse_creds(":secret").is_err());
+    }
+}
