@@ -64,7 +64,7 @@ impl Server {
             registry,
             metrics: Arc::new(Metrics::default()),
             chunk_min_length: config.chunk_min_length,
-            auth: Auth::new(config.auth.as_ref())?,
+            auth: Auth::new(config.auth.as_ref(), &config.root, config.tls.is_some())?,
         };
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener = bind(config.listen).await?;
@@ -279,6 +279,24 @@ fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
             std::fs::read(&path).map_err(ServerError::Io)
         }
         Err(error) => Err(ServerError::Io(error)),
+    }
+}
+
+/// Writes `content` to `path` (mode 0600) unless the file exists: through a private
+/// temporary file linked into place, so when two servers race, the first file stays whole.
+pub(crate) fn keep_private_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}", std::process::id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    write_private(&temporary, content)?;
+    let outcome = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match outcome {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
     }
 }
 

@@ -35,8 +35,13 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
     let mut query = Query::parse(parts.uri.query());
     let method = parts.method;
     if let Some(auth) = &state.auth {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|authority| authority.as_str()));
         match auth
-            .authorize(&parts.headers, &needs(&route, &method))
+            .authorize(&parts.headers, host, &needs(&route, &method))
             .await
         {
             Ok(principal) => {
