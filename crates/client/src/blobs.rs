@@ -233,7 +233,7 @@ impl Client {
         reference: &Reference,
         digest: &Digest,
     ) -> Result<u64, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::HEAD;
         let response = http::send(
@@ -273,7 +273,7 @@ impl Client {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<BlobStream, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
         let response = http::send(
@@ -320,7 +320,7 @@ impl Client {
         digest: &Digest,
         range: Range<u64>,
     ) -> Result<BlobStream, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
         if range.is_empty() {

@@ -26,7 +26,9 @@ pub const DEFAULT_CHUNK_SIZE: usize = 8 * 1024 * 1024;
 ///     .with_insecure_host("registry.lan:5000")
 ///     .with_request_timeout(Duration::from_secs(60));
 /// assert!(config.allows_plain_http("registry.lan:5000"));
+/// assert!(config.tries_https_first("registry.lan:5000"));
 /// assert!(config.allows_plain_http("127.0.0.1:5000"));
+/// assert!(!config.tries_https_first("127.0.0.1:5000"));
 /// assert!(!config.allows_plain_http("ghcr.io"));
 /// ```
 #[derive(Debug, Clone)]
@@ -34,8 +36,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 8 * 1024 * 1024;
 pub struct ClientConfig {
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// Hosts (`host` or `host:port`, as in references) that are spoken to over plain HTTP.
-    /// Loopback hosts always are.
+    /// Hosts (`host` or `host:port`, as in references) configured insecure, as Docker's
+    /// `insecure-registries`: the client tries HTTPS first, without verifying the certificate,
+    /// and falls back to plain HTTP when the host does not speak TLS; it remembers the answer
+    /// per host. Loopback hosts that are not listed here get plain HTTP without trying HTTPS.
     pub insecure_hosts: BTreeSet<String>,
     /// How long connecting may take.
     pub connect_timeout: Duration,
@@ -83,8 +87,9 @@ pub struct TlsOptions {
     pub ca_files: Vec<PathBuf>,
     /// A client certificate: the PEM file of its chain and the PEM file of its key.
     pub client_certificate: Option<(PathBuf, PathBuf)>,
-    /// Hosts spoken to over HTTPS even where plain HTTP would be used (loopback hosts and
-    /// [`insecure_hosts`](ClientConfig::insecure_hosts)).
+    /// Hosts spoken to over HTTPS only, even where plain HTTP would be used (loopback hosts and
+    /// [`insecure_hosts`](ClientConfig::insecure_hosts), whose certificates are still not
+    /// verified).
     pub https_hosts: BTreeSet<String>,
     /// Trusts any server certificate. For tests and broken registries only: it gives up the
     /// protection TLS exists for.
@@ -121,7 +126,9 @@ impl ClientConfig {
         self
     }
 
-    /// Speaks plain HTTP to `host` (`host` or `host:port`).
+    /// Configures `host` (`host` or `host:port`) insecure: HTTPS without certificate checks,
+    /// or plain HTTP when it does not speak TLS (see
+    /// [`insecure_hosts`](ClientConfig::insecure_hosts)).
     pub fn with_insecure_host(mut self, host: impl Into<String>) -> ClientConfig {
         self.insecure_hosts.insert(host.into());
         self
@@ -173,11 +180,18 @@ impl ClientConfig {
         self
     }
 
-    /// Whether `host` is spoken to over plain HTTP: loopback hosts and configured ones, unless
-    /// they are listed in [`TlsOptions::https_hosts`].
+    /// Whether `host` may be spoken to over plain HTTP: loopback hosts and configured insecure
+    /// ones, unless they are listed in [`TlsOptions::https_hosts`].
     pub fn allows_plain_http(&self, host: &str) -> bool {
         !self.tls.https_hosts.contains(host)
             && (self.insecure_hosts.contains(host) || crate::endpoint::is_loopback(host))
+    }
+
+    /// Whether `host` is configured insecure, so that the client tries HTTPS without
+    /// certificate checks first and plain HTTP when the host does not speak TLS. Hosts listed
+    /// in [`TlsOptions::https_hosts`] get HTTPS only.
+    pub fn tries_https_first(&self, host: &str) -> bool {
+        !self.tls.https_hosts.contains(host) && self.insecure_hosts.contains(host)
     }
 }
 

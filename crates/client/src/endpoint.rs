@@ -18,18 +18,26 @@ pub const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 /// assert_eq!(Endpoint::resolve("docker.io", &config)?.base_url(), "https://registry-1.docker.io");
 /// assert_eq!(Endpoint::resolve("ghcr.io", &config)?.base_url(), "https://ghcr.io");
 /// assert_eq!(Endpoint::resolve("localhost:5000", &config)?.base_url(), "http://localhost:5000");
+///
+/// let insecure = ClientConfig::default().with_insecure_host("registry.lan:5000");
+/// let lan = Endpoint::resolve("registry.lan:5000", &insecure)?;
+/// assert_eq!(lan.base_url(), "https://registry.lan:5000");
+/// assert!(lan.falls_back_to_http());
 /// # Ok::<(), gantry_client::ClientError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     secure: bool,
     host: String,
+    fallback: bool,
 }
 
 impl Endpoint {
     /// The endpoint of the registry a reference's domain names (`docker.io`, `ghcr.io`,
     /// `localhost:5000`, `[::1]:5000`): Docker Hub's names map to its API host; HTTPS unless
-    /// the host is loopback or configured insecure.
+    /// the host is loopback. A host configured insecure gets HTTPS first, with
+    /// [`falls_back_to_http`](Endpoint::falls_back_to_http): a [`Client`](crate::Client) finds
+    /// out which of the two it speaks.
     pub fn resolve(domain: &str, config: &ClientConfig) -> Result<Endpoint, ClientError> {
         if domain.is_empty()
             || domain
@@ -46,10 +54,25 @@ impl Endpoint {
             }
             other => other,
         };
+        let fallback = config.tries_https_first(domain) || config.tries_https_first(host);
         Ok(Endpoint {
-            secure: !config.allows_plain_http(domain) && !config.allows_plain_http(host),
+            secure: fallback
+                || (!config.allows_plain_http(domain) && !config.allows_plain_http(host)),
             host: host.to_owned(),
+            fallback,
         })
+    }
+
+    /// Whether the host is configured insecure: HTTPS is tried first, without certificate
+    /// checks, and plain HTTP when the host does not speak TLS.
+    pub fn falls_back_to_http(&self) -> bool {
+        self.fallback
+    }
+
+    /// This endpoint over HTTPS (`secure`) or plain HTTP, as a probe found it speaks.
+    pub(crate) fn with_scheme(mut self, secure: bool) -> Endpoint {
+        self.secure = secure;
+        self
     }
 
     /// The host (with its port, if any) the API is served from.
@@ -98,7 +121,7 @@ mod tests {
             ("index.docker.io", "https://registry-1.docker.io"),
             ("ghcr.io", "https://ghcr.io"),
             ("quay.io:443", "https://quay.io:443"),
-            ("registry.lan:5000", "http://registry.lan:5000"),
+            ("registry.lan:5000", "https://registry.lan:5000"),
             ("registry.lan:5001", "https://registry.lan:5001"),
             ("localhost", "http://localhost"),
             ("localhost:5000", "http://localhost:5000"),
@@ -109,12 +132,21 @@ mod tests {
             ("128.0.0.1:5000", "https://128.0.0.1:5000"),
         ];
         for (domain, url) in cases {
+            let endpoint = Endpoint::resolve(domain, &config).unwrap();
+            assert_eq!(endpoint.base_url(), url, "{domain}");
             assert_eq!(
-                Endpoint::resolve(domain, &config).unwrap().base_url(),
-                url,
+                endpoint.falls_back_to_http(),
+                domain == "registry.lan:5000",
                 "{domain}"
             );
         }
+        let forced = config.clone().with_https_host("registry.lan:5000");
+        let endpoint = Endpoint::resolve("registry.lan:5000", &forced).unwrap();
+        assert!(endpoint.is_secure() && !endpoint.falls_back_to_http());
+        let hub = ClientConfig::default().with_insecure_host("docker.io");
+        let endpoint = Endpoint::resolve("docker.io", &hub).unwrap();
+        assert_eq!(endpoint.host(), DOCKER_HUB_API_HOST);
+        assert!(endpoint.falls_back_to_http());
     }
 
     #[test]

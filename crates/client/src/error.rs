@@ -274,6 +274,12 @@ impl ClientError {
         }
     }
 
+    /// Whether the request failed in the TLS handshake: a certificate the client does not
+    /// trust, a server that does not speak TLS. No retry cures it.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, ClientError::Transport { source, .. } if is_tls_failure(source.as_ref()))
+    }
+
     /// Whether bytes received did not match their digest.
     pub fn is_digest_mismatch(&self) -> bool {
         matches!(self, ClientError::DigestMismatch { .. })
@@ -304,11 +310,16 @@ impl ClientError {
         source: impl Into<BoxError>,
     ) -> ClientError {
         let source = source.into();
+        let tls = is_tls_failure(source.as_ref());
         ClientError::Transport {
             method: method.to_string(),
             url: url.to_owned(),
-            what,
-            retryable: !is_tls_failure(source.as_ref()),
+            what: if tls {
+                "the TLS handshake failed (an untrusted certificate, or a server without TLS)"
+            } else {
+                what
+            },
+            retryable: !tls,
             source,
         }
     }

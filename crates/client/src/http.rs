@@ -100,7 +100,7 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
     loop {
         attempt += 1;
         let mut request = inner
-            .http
+            .http_for(&host)
             .request(method.clone(), &url)
             .headers(headers.clone());
         let authorization = if headers.contains_key(auth::HEADER) {

@@ -8,7 +8,9 @@
 //!
 //! - [`Client`] and [`ClientConfig`]: one connection pool (reqwest on hyper and rustls),
 //!   endpoint resolution ([`Endpoint`]: `docker.io` to its API host, HTTPS unless the host is
-//!   loopback or configured insecure), retries ([`RetryPolicy`]) and size limits.
+//!   loopback; a host configured insecure gets HTTPS without certificate checks, or plain HTTP
+//!   when it does not speak TLS, probed once and remembered), retries ([`RetryPolicy`]) and
+//!   size limits.
 //! - Manifests: [`Client::get_manifest`] (verified by digest), [`Client::head_manifest`],
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its

@@ -41,7 +41,7 @@ impl Client {
         &self,
         reference: &gantry_reference::Reference,
     ) -> Result<Vec<String>, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("tags/list{}", self.page_query()));
         let mut tags = Vec::new();
         for page in self
@@ -56,7 +56,8 @@ impl Client {
     /// The repositories of the registry `domain` names, every page of them.
     pub async fn catalog(&self, domain: &str) -> Result<Vec<String>, ClientError> {
         let url = self
-            .endpoint(domain)?
+            .resolve(domain)
+            .await?
             .url(&format!("/v2/_catalog{}", self.page_query()));
         let mut names = Vec::new();
         let scope = "registry:catalog:*".to_owned();

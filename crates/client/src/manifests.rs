@@ -79,7 +79,7 @@ impl Client {
     /// Fetched by digest, the bytes must hash to it; fetched by tag, they must hash to the
     /// `Docker-Content-Digest` the registry announces, if it does.
     pub async fn get_manifest(&self, reference: &Reference) -> Result<Manifest, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
         let method = Method::GET;
         let call = Call::new(method.clone(), &url)
@@ -122,7 +122,7 @@ impl Client {
     /// Asks for the descriptor of the manifest `reference` names, without its body: media type,
     /// digest (from `Docker-Content-Digest`, or the reference's own) and size.
     pub async fn head_manifest(&self, reference: &Reference) -> Result<Descriptor, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
         let method = Method::HEAD;
         let call = Call::new(method.clone(), &url)
@@ -208,7 +208,7 @@ impl Client {
                 actual: manifest.digest().clone(),
             });
         }
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(rest);
         let method = Method::PUT;
         let call = Call::new(method.clone(), &url)
@@ -239,7 +239,7 @@ impl Client {
     /// Deletes the manifest `reference` names by digest (or the tag, where the registry allows
     /// deleting tags).
     pub async fn delete_manifest(&self, reference: &Reference) -> Result<(), ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&format!("manifests/{}", manifest_target(reference)?));
         let call = Call::new(Method::DELETE, &url).scope(repository.scope("delete"));
         http::send(&self.inner, call).await?;

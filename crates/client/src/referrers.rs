@@ -40,7 +40,7 @@ impl Client {
             rest.push_str("?artifactType=");
             rest.push_str(&query_value(artifact_type));
         }
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url(&rest);
         let listed = match self
             .pages::<ReferrersPage>(url, repository.scope("pull"))

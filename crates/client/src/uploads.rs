@@ -144,7 +144,7 @@ fn mount_query(digest: &Digest, from: &RepositoryName) -> String {
 impl Client {
     /// Opens an upload session in the repository `reference` names.
     pub async fn start_upload(&self, reference: &Reference) -> Result<Upload, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let url = repository.url("blobs/uploads/");
         self.open_session(&url, repository.scope("pull,push")).await
     }
@@ -198,7 +198,7 @@ impl Client {
         digest: &Digest,
         content: Bytes,
     ) -> Result<Digest, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let scope = repository.scope("pull,push");
         let base = repository.url("blobs/uploads/");
         let url = format!("{base}?digest={}", query_value(digest.as_str()));
@@ -568,7 +568,7 @@ impl Client {
         digest: &Digest,
         from: &RepositoryName,
     ) -> Result<bool, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let scope = repository.scope("pull,push");
         let base = repository.url("blobs/uploads/");
         let url = format!("{base}?{}", mount_query(digest, from));
@@ -607,7 +607,7 @@ impl Client {
         digest: &Digest,
         from: &RepositoryName,
     ) -> Result<MountOutcome, ClientError> {
-        let repository = self.repository(reference)?;
+        let repository = self.repository(reference).await?;
         let scope = repository.scope("pull,push");
         let base = repository.url("blobs/uploads/");
         let url = format!("{base}?{}", mount_query(digest, from));

@@ -111,7 +111,7 @@ pub(crate) async fn fetch(
             form.push_str(&format!("&scope={}", query_value(&scopes.join(" "))));
         }
         let request = inner
-            .http
+            .http_for(&realm_host)
             .post(realm_url.clone())
             .header(
                 CONTENT_TYPE,
@@ -152,7 +152,7 @@ pub(crate) async fn fetch(
         }
         url.set_query((!query.is_empty()).then_some(query.as_str()));
     }
-    let mut request = inner.http.get(url);
+    let mut request = inner.http_for(&realm_host).get(url);
     if let Some(credential) = credential
         && let Some(header) = basic::header(credential.username(), credential.secret())
     {
