@@ -73,6 +73,32 @@ pub enum TransferError {
     /// A destination cannot hold what it was given (an index in a Docker archive, say).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A name that fits several images of a layout or archive, such as none for one of two.
+    #[error("{name} holds several images ({candidates}); name one")]
+    AmbiguousImage {
+        /// The layout or archive, as named.
+        name: String,
+        /// The images it holds, comma-separated (ref names, tags or positions).
+        candidates: String,
+    },
+    /// An archive entry whose path is absolute or climbs out with `..`.
+    #[error("{archive}: unsafe entry path {entry:?}", archive = archive.display())]
+    UnsafePath {
+        /// The archive file.
+        archive: PathBuf,
+        /// The entry's path as stored.
+        entry: String,
+    },
+    /// A blob write asked to continue from an offset the destination does not hold.
+    #[error("cannot resume {digest} at byte {offset}: {available} verified bytes are kept")]
+    ResumeMismatch {
+        /// The blob.
+        digest: Digest,
+        /// The offset asked for.
+        offset: u64,
+        /// What the destination can resume from (0 when nothing is kept).
+        available: u64,
+    },
     /// A blob stalled: no byte arrived within the watchdog's window.
     #[error("no data received for {seconds} s")]
     Stalled {

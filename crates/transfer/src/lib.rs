@@ -13,9 +13,11 @@
 //! [`ImageDestination`]; the copy engine ([`copy`]) joins any source to any destination,
 //! reporting [`ProgressEvent`]s as it goes.
 
+mod archive;
 pub mod copy;
 pub mod docker_archive;
 mod error;
+mod fsutil;
 pub mod layout;
 mod name;
 pub mod oci_archive;
@@ -24,6 +26,7 @@ pub mod registry;
 pub mod transport;
 
 pub use crate::error::TransferError;
+pub use crate::layout::{OciLayoutDestination, OciLayoutSource};
 pub use crate::name::{DockerArchiveRef, ImageName};
 pub use crate::progress::{ProgressEvent, ProgressSink};
 pub use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
