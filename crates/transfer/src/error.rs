@@ -99,6 +99,10 @@ pub enum TransferError {
         /// What the destination can resume from (0 when nothing is kept).
         available: u64,
     },
+    /// The copy stopped feeding a blob to its destination: the source failed for good (the
+    /// copy reports that failure itself), or the copy was cancelled.
+    #[error("the copy stopped sending this blob: {0}")]
+    Interrupted(String),
     /// A blob stalled: no byte arrived within the watchdog's window.
     #[error("no data received for {seconds} s")]
     Stalled {

@@ -20,6 +20,7 @@ mod error;
 mod fsutil;
 pub mod layout;
 mod name;
+pub mod open;
 pub mod oci_archive;
 pub mod progress;
 pub mod registry;

@@ -1,1 +1,367 @@
-//! Placeholder, replaced by its implementation.
+//! The registry transport, `docker://HOST/NAME[:TAG|@DIGEST]`, through `gantry-client`.
+//!
+//! [`RegistrySource`] reads manifests by tag or digest, blobs whole or from an offset (a `Range`
+//! request; when the registry ignores `Range`, the prefix is read and dropped), byte ranges for
+//! parallel fetches, and referrers (the API, or the tag schema's fallback). It offers its
+//! repository as a [`MountOrigin`].
+//!
+//! [`RegistryDestination`] checks blobs by `HEAD`, mounts them from another repository of the
+//! same registry, uploads them (small blobs in one request, others in chunks that resume from
+//! the upload status when one fails, or as one streamed `PATCH`), stores manifests by digest
+//! and commits by tag (or, for a reference by digest, checks that the digest is the one
+//! written). The registry checks every blob's digest when the upload is committed, so nothing
+//! unverified becomes visible.
+//!
+//! A registry destination cannot resume a blob that failed as a whole: `gantry-client` has no
+//! call that continues an upload session it did not open (its chunked upload resumes each failed
+//! chunk from the upload status itself, inside [`put_blob`](ImageDestination::put_blob)), so
+//! [`resume_offset`](ImageDestination::resume_offset) answers 0.
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use gantry_client::{Client, ClientError};
+use gantry_reference::{Digest, Reference, RepositoryName};
+use gantry_spec::{Descriptor, Manifest};
+
+use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
+use crate::{ImageName, TransferError};
+
+/// Blobs up to this size are uploaded in one request, read into memory first.
+pub const MONOLITHIC_UPLOAD_LIMIT: u64 = 1024 * 1024;
+
+/// The registry a reference names (`docker.io` when it names none).
+fn domain(reference: &Reference) -> &str {
+    reference
+        .domain()
+        .unwrap_or(gantry_reference::DEFAULT_DOMAIN)
+}
+
+/// A client stream as a transfer stream.
+fn transfer_stream(stream: gantry_client::BlobStream) -> BlobStream {
+    Box::pin(stream.map(|item| item.map_err(TransferError::from)))
+}
+
+/// Whether a ranged request failed because the registry answered the whole blob (`200`)
+/// instead of the range.
+fn ignored_range(error: &ClientError) -> bool {
+    error.status() == Some(200)
+}
+
+/// Reads an image from a registry repository.
+#[derive(Debug, Clone)]
+pub struct RegistrySource {
+    client: Client,
+    reference: Reference,
+    name: ImageName,
+}
+
+impl RegistrySource {
+    /// A source for the image `reference` names (by tag or digest), read through `client`.
+    pub fn new(client: Client, reference: Reference) -> RegistrySource {
+        RegistrySource {
+            name: ImageName::Registry(reference.clone()),
+            client,
+            reference,
+        }
+    }
+
+    /// The reference this source reads.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The repository, without tag or digest.
+    fn repository(&self) -> Reference {
+        self.reference.name_only()
+    }
+
+    /// The whole blob with its first `offset` bytes dropped, for registries that ignore `Range`.
+    async fn blob_skipping(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobStream, TransferError> {
+        let stream = self
+            .client
+            .get_blob_descriptor(&self.repository(), descriptor)
+            .await?;
+        let mut skip = offset;
+        Ok(Box::pin(stream.filter_map(move |item| {
+            let item = match item {
+                Ok(mut chunk) if skip > 0 => {
+                    let drop = usize::try_from(skip).unwrap_or(usize::MAX).min(chunk.len());
+                    skip -= drop as u64;
+                    let _ = chunk.split_to(drop);
+                    (!chunk.is_empty()).then_some(Ok(chunk))
+                }
+                Ok(chunk) => Some(Ok(chunk)),
+                Err(error) => Some(Err(TransferError::from(error))),
+            };
+            std::future::ready(item)
+        })))
+    }
+}
+
+#[async_trait]
+impl ImageSource for RegistrySource {
+    fn name(&self) -> &ImageName {
+        &self.name
+    }
+
+    async fn manifest(&self, digest: Option<&Digest>) -> Result<Manifest, TransferError> {
+        let reference = match digest {
+            Some(digest) => self.repository().with_digest(digest.clone()),
+            None => self.reference.clone(),
+        };
+        Ok(self.client.get_manifest(&reference).await?)
+    }
+
+    async fn blob(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobStream, TransferError> {
+        if offset == 0 {
+            let stream = self
+                .client
+                .get_blob_descriptor(&self.repository(), descriptor)
+                .await?;
+            return Ok(transfer_stream(stream));
+        }
+        if offset >= descriptor.size {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        match self
+            .client
+            .get_blob_range(
+                &self.repository(),
+                &descriptor.digest,
+                offset..descriptor.size,
+            )
+            .await
+        {
+            Ok(stream) => Ok(transfer_stream(stream)),
+            Err(error) if ignored_range(&error) => {
+                tracing::debug!(%error, "the registry ignores Range; reading the blob whole");
+                self.blob_skipping(descriptor, offset).await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn blob_range(
+        &self,
+        descriptor: &Descriptor,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<BlobStream>, TransferError> {
+        if start >= end || end > descriptor.size {
+            return Err(TransferError::Unsupported(format!(
+                "range {start}..{end} of a blob of {} bytes",
+                descriptor.size
+            )));
+        }
+        match self
+            .client
+            .get_blob_range(&self.repository(), &descriptor.digest, start..end)
+            .await
+        {
+            Ok(stream) => Ok(Some(transfer_stream(stream))),
+            Err(error) if ignored_range(&error) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn referrers(
+        &self,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, TransferError> {
+        Ok(self
+            .client
+            .referrers(&self.repository(), digest, artifact_type)
+            .await?)
+    }
+
+    fn mount_origin(&self) -> Option<MountOrigin> {
+        Some(MountOrigin {
+            registry: domain(&self.reference).to_owned(),
+            repository: self.reference.path().to_owned(),
+        })
+    }
+}
+
+/// How a [`RegistryDestination`] uploads blobs larger than [`MONOLITHIC_UPLOAD_LIMIT`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadMode {
+    /// `PATCH` requests of the client's chunk size, each resumed from the upload status when it
+    /// fails (the client falls back to one stream when the registry refuses chunks).
+    #[default]
+    Chunked,
+    /// One streamed `PATCH`: the fewest requests, no resumption within the blob.
+    Streamed,
+}
+
+/// Writes an image to a registry repository.
+#[derive(Debug, Clone)]
+pub struct RegistryDestination {
+    client: Client,
+    reference: Reference,
+    name: ImageName,
+    mode: UploadMode,
+}
+
+impl RegistryDestination {
+    /// A destination for the image `reference` names, written through `client`: a tag to set, or
+    /// a digest the copied manifest must have.
+    pub fn new(client: Client, reference: Reference) -> RegistryDestination {
+        RegistryDestination {
+            name: ImageName::Registry(reference.clone()),
+            client,
+            reference,
+            mode: UploadMode::default(),
+        }
+    }
+
+    /// Uploads larger blobs with `mode`.
+    #[must_use]
+    pub fn with_upload_mode(mut self, mode: UploadMode) -> RegistryDestination {
+        self.mode = mode;
+        self
+    }
+
+    /// The reference this destination writes.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    fn repository(&self) -> Reference {
+        self.reference.name_only()
+    }
+}
+
+/// Reads a whole (small) blob stream into memory.
+async fn collect(mut data: BlobStream, limit: u64) -> Result<Bytes, TransferError> {
+    let mut buffer = BytesMut::with_capacity(usize::try_from(limit).unwrap_or(0));
+    while let Some(chunk) = data.next().await {
+        buffer.extend_from_slice(&chunk?);
+    }
+    Ok(buffer.freeze())
+}
+
+#[async_trait]
+impl ImageDestination for RegistryDestination {
+    fn name(&self) -> &ImageName {
+        &self.name
+    }
+
+    async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, TransferError> {
+        match self
+            .client
+            .head_blob(&self.repository(), &descriptor.digest)
+            .await
+        {
+            Ok(size) => Ok(size == descriptor.size),
+            Err(error) if error.is_not_found() => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        descriptor: &Descriptor,
+        origin: &MountOrigin,
+    ) -> Result<bool, TransferError> {
+        if origin.registry != domain(&self.reference) || origin.repository == self.reference.path()
+        {
+            return Ok(false);
+        }
+        let Ok(from) = RepositoryName::parse(&origin.repository) else {
+            return Ok(false);
+        };
+        Ok(self
+            .client
+            .mount_blob(&self.repository(), &descriptor.digest, &from)
+            .await?)
+    }
+
+    async fn put_blob(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+        data: BlobStream,
+    ) -> Result<(), TransferError> {
+        if offset != 0 {
+            return Err(TransferError::Unsupported(format!(
+                "a registry upload cannot start at byte {offset}"
+            )));
+        }
+        let repository = self.repository();
+        let digest = &descriptor.digest;
+        if descriptor.size <= MONOLITHIC_UPLOAD_LIMIT {
+            let content = collect(data, descriptor.size).await?;
+            if content.len() as u64 != descriptor.size {
+                return Err(TransferError::SizeMismatch {
+                    digest: digest.clone(),
+                    expected: descriptor.size,
+                    actual: content.len() as u64,
+                });
+            }
+            let actual = Digest::of(digest.algorithm(), &content);
+            if &actual != digest {
+                return Err(TransferError::DigestMismatch {
+                    expected: digest.clone(),
+                    actual,
+                });
+            }
+            self.client
+                .push_blob_bytes(&repository, digest, content)
+                .await?;
+            return Ok(());
+        }
+        let result = match self.mode {
+            UploadMode::Chunked => {
+                self.client
+                    .push_blob_chunked(&repository, digest, data)
+                    .await
+            }
+            UploadMode::Streamed => {
+                self.client
+                    .push_blob_stream(&repository, digest, data)
+                    .await
+            }
+        };
+        result?;
+        Ok(())
+    }
+
+    async fn put_manifest(&self, manifest: &Manifest) -> Result<(), TransferError> {
+        let by_digest = self.repository().with_digest(manifest.digest().clone());
+        self.client.put_manifest(&by_digest, manifest).await?;
+        Ok(())
+    }
+
+    async fn commit(&self, manifest: &Manifest) -> Result<(), TransferError> {
+        if let Some(expected) = self.reference.digest()
+            && expected != manifest.digest()
+        {
+            return Err(TransferError::DigestMismatch {
+                expected: expected.clone(),
+                actual: manifest.digest().clone(),
+            });
+        }
+        if let Some(tag) = self.reference.tag() {
+            let tagged =
+                self.repository()
+                    .with_tag(tag)
+                    .map_err(|error| TransferError::InvalidName {
+                        input: self.reference.to_string(),
+                        reason: error.to_string(),
+                    })?;
+            self.client.put_manifest(&tagged, manifest).await?;
+        }
+        Ok(())
+    }
+}
