@@ -1,6 +1,7 @@
 //! The registry client of a command, built from the global options for the registries the
 //! command talks to: credentials, credential files, TLS material and `--insecure`.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
@@ -79,6 +80,12 @@ pub(crate) fn parse_creds(creds: &str) -> anyhow::Result<Credential> {
     let (username, password) = match creds.split_once(':') {
         Some((username, password)) => (username.to_owned(), password.to_owned()),
         None => {
+            if !std::io::stdin().is_terminal() {
+                return Err(usage(
+                    "--creds has no password and standard input is not a terminal to ask \
+                     on: write --creds USER:PASS",
+                ));
+            }
             let password =
                 rpassword::prompt_password(format!("Password for {creds}: ")).map_err(|error| {
                     usage(format!(

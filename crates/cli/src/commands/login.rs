@@ -148,6 +148,11 @@ fn password(
         }
         return Ok(password);
     }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "no password: give it with --password-stdin (or --password), or run on a terminal",
+        ));
+    }
     rpassword::prompt_password(format!("Password for {username}: ")).map_err(|error| {
         usage(format!(
             "no password: give it with --password-stdin (or --password), or run on a terminal \

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses part of the support")]
 
+pub(crate) mod distribution;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -180,6 +182,18 @@ pub(crate) fn push_image(
     platform: &str,
     layers: &[&[u8]],
 ) -> Pushed {
+    push_image_with(&client(), addr, repository, tag, platform, layers)
+}
+
+/// [`push_image`] with `client`.
+pub(crate) fn push_image_with(
+    client: &Client,
+    addr: &str,
+    repository: &str,
+    tag: &str,
+    platform: &str,
+    layers: &[&[u8]],
+) -> Pushed {
     let reference = format!("{addr}/{repository}:{tag}");
     let parsed = Reference::parse(&reference).unwrap();
     let mut config = ImageConfig::new(&Platform::parse(platform).unwrap());
@@ -199,7 +213,6 @@ pub(crate) fn push_image(
         builder = builder.layer(descriptor);
     }
     let manifest = builder.build().unwrap();
-    let client = client();
     block_on(async {
         client
             .push_blob_bytes(
