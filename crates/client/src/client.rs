@@ -11,6 +11,7 @@ use crate::config::ClientConfig;
 use crate::endpoint::Endpoint;
 use crate::error::ClientError;
 use crate::http::{self, Call};
+use crate::proxy::ProxyRules;
 
 /// The header a registry API v2 announces itself with.
 pub(crate) const API_VERSION_HEADER: &str = "Docker-Distribution-API-Version";
@@ -79,9 +80,19 @@ impl fmt::Debug for Client {
     }
 }
 
-/// A reqwest client from `config`; `unverified` trusts any server certificate.
-fn build_http(config: &ClientConfig, unverified: bool) -> Result<reqwest::Client, ClientError> {
-    let mut builder = reqwest::Client::builder()
+/// A reqwest client from `config` sending through the proxies of `proxies`; `unverified` trusts
+/// any server certificate.
+fn build_http(
+    config: &ClientConfig,
+    proxies: &ProxyRules,
+    unverified: bool,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if !proxies.is_empty() {
+        let proxies = proxies.clone();
+        builder = builder.proxy(reqwest::Proxy::custom(move |url| proxies.proxy_for(url)));
+    }
+    let mut builder = builder
         .use_rustls_tls()
         .user_agent(config.user_agent.clone())
         .connect_timeout(config.connect_timeout)
@@ -141,11 +152,12 @@ impl Client {
         if config.tls.accept_invalid_certificates {
             tracing::warn!("TLS certificates are not verified");
         }
-        let http = build_http(&config, false)?;
+        let proxies = ProxyRules::from_options(&config.proxy)?;
+        let http = build_http(&config, &proxies, false)?;
         let unverified = if config.insecure_hosts.is_empty() {
             None
         } else {
-            Some(build_http(&config, true)?)
+            Some(build_http(&config, &proxies, true)?)
         };
         Ok(Client {
             inner: Arc::new(Inner {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::credentials::{Credential, CredentialSources};
+use crate::proxy::ProxyOptions;
 
 /// The default manifest size limit on push: 4 MiB, what registries accept.
 pub const DEFAULT_MAX_MANIFEST_PUSH: usize = 4 * 1024 * 1024;
@@ -77,6 +78,9 @@ pub struct ClientConfig {
     /// TLS: extra certificate authorities, a client certificate, HTTPS on hosts that would
     /// otherwise get plain HTTP, and the dangerous switch that trusts any certificate.
     pub tls: TlsOptions,
+    /// Which proxy requests go through: by default the environment's (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `NO_PROXY`, read when the client is built).
+    pub proxy: ProxyOptions,
 }
 
 /// How the client speaks TLS (rustls; the system's roots and Mozilla's are trusted).
@@ -115,6 +119,7 @@ impl Default for ClientConfig {
             page_size: None,
             credential_helper_dirs: Vec::new(),
             tls: TlsOptions::default(),
+            proxy: ProxyOptions::default(),
         }
     }
 }
@@ -177,6 +182,29 @@ impl ClientConfig {
     /// Speaks HTTPS to `host` even if it is loopback or configured insecure.
     pub fn with_https_host(mut self, host: impl Into<String>) -> ClientConfig {
         self.tls.https_hosts.insert(host.into());
+        self
+    }
+
+    /// Sends every request through the proxy `url` (`http://[user:password@]host:port`),
+    /// whatever the environment says, except to hosts of
+    /// [`with_no_proxy`](ClientConfig::with_no_proxy).
+    pub fn with_proxy(mut self, url: impl Into<String>) -> ClientConfig {
+        self.proxy.url = Some(url.into());
+        self
+    }
+
+    /// Keeps requests to `entry` (a `NO_PROXY` entry: a domain and its subdomains, a
+    /// `.domain`'s subdomains, an IP address or CIDR block, any with `:port`, or `*`) off the
+    /// explicit proxy.
+    pub fn with_no_proxy(mut self, entry: impl Into<String>) -> ClientConfig {
+        self.proxy.no_proxy.push(entry.into());
+        self
+    }
+
+    /// Ignores the environment's proxy variables: requests go direct unless
+    /// [`with_proxy`](ClientConfig::with_proxy) names a proxy.
+    pub fn without_environment_proxy(mut self) -> ClientConfig {
+        self.proxy.use_environment = false;
         self
     }
 

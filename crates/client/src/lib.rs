@@ -9,8 +9,9 @@
 //! - [`Client`] and [`ClientConfig`]: one connection pool (reqwest on hyper and rustls),
 //!   endpoint resolution ([`Endpoint`]: `docker.io` to its API host, HTTPS unless the host is
 //!   loopback; a host configured insecure gets HTTPS without certificate checks, or plain HTTP
-//!   when it does not speak TLS, probed once and remembered), retries ([`RetryPolicy`]) and
-//!   size limits.
+//!   when it does not speak TLS, probed once and remembered), proxies ([`ProxyOptions`]: an
+//!   explicit one, or `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`), retries ([`RetryPolicy`])
+//!   and size limits.
 //! - Manifests: [`Client::get_manifest`] (verified by digest), [`Client::head_manifest`],
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
@@ -74,6 +75,7 @@ mod error;
 mod http;
 mod listing;
 mod manifests;
+mod proxy;
 mod referrers;
 mod uploads;
 
@@ -87,5 +89,6 @@ pub use crate::credentials::{Credential, CredentialSources};
 pub use crate::endpoint::{DOCKER_HUB_API_HOST, Endpoint};
 pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;
+pub use crate::proxy::ProxyOptions;
 pub use crate::referrers::fallback_tag;
 pub use crate::uploads::{MountOutcome, Upload};
