@@ -2,6 +2,7 @@
 
 use gantry_client::Client;
 
+use crate::layout::{OciLayoutDestination, OciLayoutSource};
 use crate::registry::{RegistryDestination, RegistrySource};
 use crate::{ImageDestination, ImageName, ImageSource, TransferError};
 
@@ -15,6 +16,9 @@ pub async fn open_source(
             client.clone(),
             reference.clone(),
         ))),
+        ImageName::OciLayout { path, reference } => Ok(Box::new(
+            OciLayoutSource::open(path.clone(), reference.clone()).await?,
+        )),
         other => Err(TransferError::Unsupported(format!(
             "reading from the {} transport is not built yet",
             other.transport()
@@ -32,6 +36,9 @@ pub async fn open_destination(
             client.clone(),
             reference.clone(),
         ))),
+        ImageName::OciLayout { path, reference } => Ok(Box::new(
+            OciLayoutDestination::create(path.clone(), reference.clone()).await?,
+        )),
         other => Err(TransferError::Unsupported(format!(
             "writing to the {} transport is not built yet",
             other.transport()

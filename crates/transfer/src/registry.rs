@@ -12,15 +12,19 @@
 //! written). The registry checks every blob's digest when the upload is committed, so nothing
 //! unverified becomes visible.
 //!
-//! A registry destination cannot resume a blob that failed as a whole: `gantry-client` has no
-//! call that continues an upload session it did not open (its chunked upload resumes each failed
-//! chunk from the upload status itself, inside [`put_blob`](ImageDestination::put_blob)), so
-//! [`resume_offset`](ImageDestination::resume_offset) answers 0.
+//! Within one [`put_blob`](ImageDestination::put_blob), the client resumes a failed chunk from
+//! the upload status itself. When the upload fails as a whole, the destination keeps its
+//! session: [`resume_offset`](ImageDestination::resume_offset) asks the registry how many bytes
+//! that session holds, and the next `put_blob` from that offset continues it. The session a
+//! refused mount opens is kept the same way and used for the upload.
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use gantry_client::{Client, ClientError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gantry_client::{Client, ClientError, MountOutcome, Upload};
 use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};
 
@@ -211,6 +215,9 @@ pub struct RegistryDestination {
     reference: Reference,
     name: ImageName,
     mode: UploadMode,
+    /// Upload sessions kept for blobs: one a failed upload leaves, to continue, or one a
+    /// refused mount opened, to upload into.
+    sessions: Arc<Mutex<HashMap<Digest, Upload>>>,
 }
 
 impl RegistryDestination {
@@ -222,6 +229,7 @@ impl RegistryDestination {
             client,
             reference,
             mode: UploadMode::default(),
+            sessions: Arc::default(),
         }
     }
 
@@ -239,6 +247,47 @@ impl RegistryDestination {
 
     fn repository(&self) -> Reference {
         self.reference.name_only()
+    }
+
+    fn take_session(&self, digest: &Digest) -> Option<Upload> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(digest)
+    }
+
+    fn keep_session(&self, digest: &Digest, upload: Upload) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.clone(), upload);
+    }
+
+    /// The session to upload `digest` into from `offset`: the kept one when it holds exactly
+    /// that many bytes, otherwise a new one (from 0 only).
+    async fn session_for(&self, digest: &Digest, offset: u64) -> Result<Upload, TransferError> {
+        match self.take_session(digest) {
+            Some(session) if session.offset() == offset => Ok(session),
+            Some(session) if offset == 0 => {
+                let _ = self.client.cancel_upload(session).await;
+                Ok(self.client.start_upload(&self.repository()).await?)
+            }
+            Some(session) => {
+                let available = session.offset();
+                self.keep_session(digest, session);
+                Err(TransferError::ResumeMismatch {
+                    digest: digest.clone(),
+                    offset,
+                    available,
+                })
+            }
+            None if offset == 0 => Ok(self.client.start_upload(&self.repository()).await?),
+            None => Err(TransferError::ResumeMismatch {
+                digest: digest.clone(),
+                offset,
+                available: 0,
+            }),
+        }
     }
 }
 
@@ -281,10 +330,38 @@ impl ImageDestination for RegistryDestination {
         let Ok(from) = RepositoryName::parse(&origin.repository) else {
             return Ok(false);
         };
-        Ok(self
+        match self
             .client
-            .mount_blob(&self.repository(), &descriptor.digest, &from)
-            .await?)
+            .mount_or_start_upload(&self.repository(), &descriptor.digest, &from)
+            .await?
+        {
+            MountOutcome::Mounted => Ok(true),
+            MountOutcome::Upload(session) => {
+                self.keep_session(&descriptor.digest, session);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn resume_offset(&self, descriptor: &Descriptor) -> Result<u64, TransferError> {
+        let Some(mut session) = self.take_session(&descriptor.digest) else {
+            return Ok(0);
+        };
+        match self.client.upload_status(&mut session).await {
+            Ok(held) if held <= descriptor.size => {
+                self.keep_session(&descriptor.digest, session);
+                Ok(held)
+            }
+            Ok(held) => {
+                tracing::debug!(held, "the kept upload holds too much; starting over");
+                let _ = self.client.cancel_upload(session).await;
+                Ok(0)
+            }
+            Err(error) => {
+                tracing::debug!(%error, "the kept upload session is gone; starting over");
+                Ok(0)
+            }
+        }
     }
 
     async fn put_blob(
@@ -293,14 +370,8 @@ impl ImageDestination for RegistryDestination {
         offset: u64,
         data: BlobStream,
     ) -> Result<(), TransferError> {
-        if offset != 0 {
-            return Err(TransferError::Unsupported(format!(
-                "a registry upload cannot start at byte {offset}"
-            )));
-        }
-        let repository = self.repository();
         let digest = &descriptor.digest;
-        if descriptor.size <= MONOLITHIC_UPLOAD_LIMIT {
+        if offset == 0 && descriptor.size <= MONOLITHIC_UPLOAD_LIMIT {
             let content = collect(data, descriptor.size).await?;
             if content.len() as u64 != descriptor.size {
                 return Err(TransferError::SizeMismatch {
@@ -316,25 +387,35 @@ impl ImageDestination for RegistryDestination {
                     actual,
                 });
             }
-            self.client
-                .push_blob_bytes(&repository, digest, content)
-                .await?;
+            match self.take_session(digest) {
+                Some(session) if session.offset() == 0 => {
+                    self.client.upload_bytes(session, digest, content).await?;
+                }
+                other => {
+                    if let Some(session) = other {
+                        let _ = self.client.cancel_upload(session).await;
+                    }
+                    self.client
+                        .push_blob_bytes(&self.repository(), digest, content)
+                        .await?;
+                }
+            }
             return Ok(());
         }
+        let session = self.session_for(digest, offset).await?;
+        let spare = session.clone();
         let result = match self.mode {
-            UploadMode::Chunked => {
-                self.client
-                    .push_blob_chunked(&repository, digest, data)
-                    .await
-            }
-            UploadMode::Streamed => {
-                self.client
-                    .push_blob_stream(&repository, digest, data)
-                    .await
-            }
+            UploadMode::Chunked => self.client.upload_chunked(session, digest, data).await,
+            UploadMode::Streamed => self.client.upload_stream(session, digest, data).await,
         };
-        result?;
-        Ok(())
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // The session may hold a prefix worth continuing; resume_offset will ask.
+                self.keep_session(digest, spare);
+                Err(error.into())
+            }
+        }
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<(), TransferError> {

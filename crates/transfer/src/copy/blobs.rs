@@ -39,7 +39,7 @@ pub(super) enum Feed {
 
 /// Whether another attempt may do better.
 pub(super) fn retryable(error: &TransferError) -> bool {
-    error.is_retryable()
+    error.is_retryable() || matches!(error, TransferError::ResumeMismatch { .. })
 }
 
 /// Failures in a row that moved nothing forward, against the retry options.

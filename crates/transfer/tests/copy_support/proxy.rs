@@ -36,6 +36,8 @@ pub struct Rule {
     pub path: &'static str,
     pub times: usize,
     pub fault: Fault,
+    /// Matching requests to let through untouched before the fault applies.
+    pub skip: usize,
 }
 
 impl Rule {
@@ -45,7 +47,14 @@ impl Rule {
             path,
             times,
             fault,
+            skip: 0,
         }
+    }
+
+    /// Lets the first `skip` matching requests through untouched.
+    pub fn after(mut self, skip: usize) -> Rule {
+        self.skip = skip;
+        self
     }
 }
 
@@ -179,9 +188,13 @@ async fn forward(
             .find(|rule| {
                 rule.times > 0 && rule.method == method.as_str() && uri.contains(rule.path)
             })
-            .map(|rule| {
+            .and_then(|rule| {
+                if rule.skip > 0 {
+                    rule.skip -= 1;
+                    return None;
+                }
                 rule.times -= 1;
-                rule.fault.clone()
+                Some(rule.fault.clone())
             })
     };
     if fault.is_some() {

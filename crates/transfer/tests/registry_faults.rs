@@ -1,0 +1,222 @@
+//! The copy engine through a fault-injecting proxy in front of real `gantry serve` instances:
+//! downloads cut again and again, uploads refused until the client gives up on the blob, large
+//! blobs fetched as parallel ranges (cut, stalled, or from a server that ignores `Range`).
+//! Every blob travels about once: the proxy counts the bytes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod copy_support;
+
+use std::time::Duration;
+
+use copy_support::proxy::{Fault, FaultProxy, Rule};
+use copy_support::{
+    Image, Kind, Registry, client, client_with_chunks, content, push_image, quick_retries,
+    recorder, reference, validate_at,
+};
+use gantry_transfer::ProgressEvent;
+use gantry_transfer::copy::{Copier, CopyOptions, RangedFetch};
+use gantry_transfer::registry::{RegistryDestination, RegistrySource};
+
+fn blob_bytes(image: &Image) -> u64 {
+    image.blobs.iter().map(|(d, _)| d.size).sum()
+}
+
+fn retries(events: &[ProgressEvent]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Retrying { offset, reason, .. } => Some((*offset, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ten_layers_through_cut_connections_travel_about_once() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let layers: Vec<Vec<u8>> = (0..10).map(|i| content(500 + i, 300_000)).collect();
+    let image = Image::new(Kind::Oci, "linux/amd64", &layers);
+    push_image(&client, &from.reference("cut/app"), &image, Some("v1")).await;
+    // Forty blob answers in a row, whole or ranged, are cut a third of the way through.
+    let proxy = FaultProxy::start(
+        &from.host,
+        vec![Rule::new("GET", "/blobs/", 40, Fault::CutAfter(100_000))],
+    )
+    .await;
+
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "cut/app:v1"));
+    let destination = RegistryDestination::new(client.clone(), to.reference("cut/app:v1"));
+    let options = CopyOptions::new().with_retry(quick_retries());
+    let report = Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+
+    assert!(proxy.applied().len() >= 20, "{:?}", proxy.applied());
+    assert_eq!(report.blobs.transferred, 11);
+    let size = blob_bytes(&image);
+    let sent = proxy.blob_bytes_out();
+    eprintln!(
+        "{sent} blob bytes through the proxy for {size}, {} answers cut",
+        proxy.applied().len()
+    );
+    assert!(sent >= size, "{sent} < {size}");
+    assert!(
+        sent * 2 <= size * 3,
+        "{sent} bytes through the proxy for {size}"
+    );
+    validate_at(&client, &to.reference("cut/app:v1")).await;
+}
+
+#[tokio::test]
+async fn a_failed_chunked_upload_resumes_from_the_upload_status() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client_with_chunks(256 * 1024);
+    let image = Image::new(Kind::Oci, "linux/amd64", &[content(600, 3 * 1024 * 1024)]);
+    push_image(&client, &from.reference("up/app"), &image, Some("v1")).await;
+    // After three chunks, four PATCHes in a row fail: more than the client retries one chunk.
+    let proxy = FaultProxy::start(
+        &to.host,
+        vec![Rule::new("PATCH", "/blobs/uploads/", 4, Fault::Answer(500)).after(3)],
+    )
+    .await;
+    let source = RegistrySource::new(client.clone(), from.reference("up/app:v1"));
+    let destination = RegistryDestination::new(client.clone(), reference(&proxy.host, "up/app:v1"));
+    let (sink, events) = recorder();
+    let options = CopyOptions::new()
+        .with_retry(quick_retries())
+        .with_progress(sink);
+    Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+
+    assert_eq!(proxy.applied().len(), 4);
+    let retried = retries(&events.lock().unwrap());
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert_eq!(
+        retried[0].0,
+        3 * 256 * 1024,
+        "resumed where the registry stood"
+    );
+    let size = blob_bytes(&image);
+    let uploaded = proxy.bytes_in();
+    eprintln!("{uploaded} bytes uploaded for {size}");
+    assert!(
+        uploaded * 2 <= size * 3,
+        "{uploaded} bytes uploaded for {size}"
+    );
+    validate_at(&client, &to.reference("up/app:v1")).await;
+}
+
+#[tokio::test]
+async fn a_large_blob_comes_as_parallel_ranges_even_when_cut() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let big = content(700, 4 * 1024 * 1024 + 123);
+    let image = Image::new(Kind::Oci, "linux/amd64", std::slice::from_ref(&big));
+    push_image(&client, &from.reference("big/app"), &image, Some("v1")).await;
+    let proxy = FaultProxy::start(
+        &from.host,
+        vec![Rule::new("GET", "/blobs/", 3, Fault::CutAfter(50_000)).after(2)],
+    )
+    .await;
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "big/app:v1"));
+    let destination = RegistryDestination::new(client.clone(), to.reference("big/app:v1"));
+    let options = CopyOptions::new()
+        .with_retry(quick_retries())
+        .with_ranged(Some(RangedFetch::new(256 * 1024, 4)));
+    Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+
+    let digest = copy_support::sha256(&big);
+    let gets = proxy.blob_gets(digest.as_str());
+    assert!(gets.len() >= 17, "{} requests", gets.len());
+    assert!(
+        gets.iter().all(|g| g.range.is_some()),
+        "every request is ranged"
+    );
+    let sent = proxy.blob_bytes_out();
+    let size = blob_bytes(&image);
+    eprintln!(
+        "{sent} blob bytes in {} ranged requests for {size}",
+        gets.len()
+    );
+    assert!(
+        sent * 2 <= size * 3,
+        "{sent} bytes through the proxy for {size}"
+    );
+    validate_at(&client, &to.reference("big/app:v1")).await;
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_range_gets_one_stream() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let big = content(800, 2 * 1024 * 1024);
+    let image = Image::new(Kind::Oci, "linux/amd64", std::slice::from_ref(&big));
+    push_image(&client, &from.reference("norange/app"), &image, Some("v1")).await;
+    let proxy = FaultProxy::start(
+        &from.host,
+        vec![Rule::new("GET", "/blobs/", 100, Fault::IgnoreRange)],
+    )
+    .await;
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "norange/app:v1"));
+    let destination = RegistryDestination::new(client.clone(), to.reference("norange/app:v1"));
+    let options = CopyOptions::new()
+        .with_retry(quick_retries())
+        .with_ranged(Some(RangedFetch::new(256 * 1024, 4)));
+    Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+
+    let digest = copy_support::sha256(&big);
+    let gets = proxy.blob_gets(digest.as_str());
+    assert_eq!(
+        gets.len(),
+        2,
+        "one refused range, then the whole blob: {gets:?}"
+    );
+    assert!(gets[0].range.is_some());
+    assert!(gets[1].range.is_none());
+    validate_at(&client, &to.reference("norange/app:v1")).await;
+}
+
+#[tokio::test]
+async fn stalled_ranges_are_caught_by_the_watchdog_and_retried() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let big = content(900, 2 * 1024 * 1024);
+    let image = Image::new(Kind::Oci, "linux/amd64", std::slice::from_ref(&big));
+    push_image(&client, &from.reference("stall/app"), &image, Some("v1")).await;
+    // After the probe, the next four ranges send a little and then nothing.
+    let proxy = FaultProxy::start(
+        &from.host,
+        vec![Rule::new("GET", "/blobs/", 4, Fault::StallAfter(1_000)).after(1)],
+    )
+    .await;
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "stall/app:v1"));
+    let destination = RegistryDestination::new(client.clone(), to.reference("stall/app:v1"));
+    let (sink, events) = recorder();
+    let options = CopyOptions::new()
+        .with_retry(quick_retries())
+        .with_progress(sink)
+        .with_stall_timeout(Duration::from_millis(400))
+        .with_ranged(Some(RangedFetch::new(512 * 1024, 4)));
+    Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+
+    let retried = retries(&events.lock().unwrap());
+    assert!(
+        retried.iter().any(|(_, reason)| reason.contains("no data")),
+        "{retried:?}"
+    );
+    validate_at(&client, &to.reference("stall/app:v1")).await;
+}
