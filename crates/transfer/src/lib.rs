@@ -29,5 +29,6 @@ pub mod transport;
 pub use crate::error::TransferError;
 pub use crate::layout::{OciLayoutDestination, OciLayoutSource};
 pub use crate::name::{DockerArchiveRef, ImageName};
+pub use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};
 pub use crate::progress::{ProgressEvent, ProgressSink};
 pub use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
