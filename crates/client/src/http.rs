@@ -189,11 +189,65 @@ pub(crate) fn authority(url: &str) -> String {
     }
 }
 
-/// `Retry-After` as a number of seconds. The HTTP-date form counts as absent, so the backoff
-/// applies.
+/// `Retry-After` as a wait: a number of seconds, or an HTTP date (`Sun, 06 Nov 1994 08:49:37
+/// GMT`) counted from now, a date past meaning no wait. Other values count as absent, so the
+/// backoff applies.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_from(headers, std::time::SystemTime::now())
+}
+
+fn retry_after_from(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = http_date(value)?;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the Unix epoch of an HTTP date in its preferred form (RFC 9110's
+/// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_, rest) = text.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let (day, month, year, time, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if zone != "GMT" || parts.next().is_some() || day.len() != 2 || year.len() != 4 {
+        return None;
+    }
+    let number = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year) = (number(day)?, number(year)?);
+    let mut clock = time.split(':');
+    let (hour, minute, second) = (
+        number(clock.next()?)?,
+        number(clock.next()?)?,
+        number(clock.next()?)?,
+    );
+    if clock.next().is_some() || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
 }
 
 /// The body of `response`, refusing more than `limit` bytes (by `Content-Length` before reading
@@ -272,22 +326,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_reads_seconds_only() {
+    fn retry_after_reads_seconds_and_http_dates() {
+        // 2015-10-21T07:28:00Z
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         let cases = [
             ("3", Some(3)),
             (" 10 ", Some(10)),
-            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", Some(0)),
+            ("Wed, 21 Oct 2015 07:28:30 GMT", Some(30)),
+            ("Wed, 21 Oct 2015 08:28:00 GMT", Some(3600)),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", Some(0)),
+            ("Wed, 21 Oct 2015 07:28:00 PST", None),
+            ("Wednesday, 21-Oct-15 07:28:00 GMT", None),
+            ("Wed, 21 Foo 2015 07:28:00 GMT", None),
             ("-1", None),
+            ("soon", None),
         ];
         for (value, want) in cases {
             let mut headers = HeaderMap::new();
             headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
             assert_eq!(
-                retry_after(&headers),
+                retry_after_from(&headers, now),
                 want.map(Duration::from_secs),
                 "{value}"
             );
         }
+        assert_eq!(
+            http_date("Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(951_782_400)
+        );
     }
 
     #[test]
