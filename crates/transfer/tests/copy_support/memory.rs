@@ -28,13 +28,15 @@ pub struct MemorySource {
     blobs: HashMap<Digest, Bytes>,
     /// Whether `blob_range` serves ranges.
     pub ranges: bool,
-    /// The next this many streams are cut after `cut_after` bytes.
+    /// The next this many streams (of `cut_digest` only, when set) are cut after `cut_after`
+    /// bytes.
     pub cuts: AtomicUsize,
     pub cut_after: u64,
+    pub cut_digest: Option<Digest>,
     /// The next this many streams send `cut_after` bytes, then nothing.
     pub stalls: AtomicUsize,
-    /// Body bytes handed out.
-    pub served: AtomicU64,
+    /// Body bytes handed out (counted when a stream opens).
+    pub served: Arc<AtomicU64>,
     /// `(digest, start, end)` of every stream opened (`end` is the blob's size for `blob`).
     pub opened: Mutex<Vec<(Digest, u64, u64)>>,
     /// The most ranges being read at once.
@@ -63,8 +65,9 @@ impl MemorySource {
             ranges: false,
             cuts: AtomicUsize::new(0),
             cut_after: 0,
+            cut_digest: None,
             stalls: AtomicUsize::new(0),
-            served: AtomicU64::new(0),
+            served: Arc::default(),
             opened: Mutex::default(),
             open_now: Arc::default(),
             open_max: Arc::default(),
@@ -87,7 +90,8 @@ impl MemorySource {
             .unwrap()
             .push((digest.clone(), start, end));
         let mut body = bytes.slice(start as usize..end as usize);
-        let cut = Self::take(&self.cuts);
+        let targeted = self.cut_digest.as_ref().is_none_or(|d| d == digest);
+        let cut = targeted && Self::take(&self.cuts);
         let stall = !cut && Self::take(&self.stalls);
         if cut || stall {
             body.truncate(self.cut_after as usize);
@@ -189,6 +193,11 @@ pub struct MemoryDestination {
     pub received: AtomicU64,
     /// The offsets `put_blob` was called with.
     pub offsets: Mutex<Vec<u64>>,
+    /// A pause after each chunk taken, to play a slow destination.
+    pub slow: Option<Duration>,
+    /// A source's byte counter, to record how far the source ran ahead of this destination.
+    pub watch: Option<Arc<AtomicU64>>,
+    pub max_ahead: AtomicU64,
 }
 
 impl MemoryDestination {
@@ -208,6 +217,9 @@ impl MemoryDestination {
             fail_after: 0,
             received: AtomicU64::new(0),
             offsets: Mutex::default(),
+            slow: None,
+            watch: None,
+            max_ahead: AtomicU64::new(0),
         }
     }
 
@@ -270,7 +282,7 @@ impl ImageDestination for MemoryDestination {
                 held.len()
             )));
         }
-        let fail = MemorySource::take(&self.failures);
+        let fail = descriptor.size > self.fail_after && MemorySource::take(&self.failures);
         let mut taken = 0u64;
         let keep = |held: Vec<u8>| {
             self.partial.lock().unwrap().insert(digest.clone(), held);
@@ -282,6 +294,15 @@ impl ImageDestination for MemoryDestination {
                         .fetch_add(chunk.len() as u64, Ordering::SeqCst);
                     held.extend_from_slice(&chunk);
                     taken += chunk.len() as u64;
+                    if let Some(watch) = &self.watch {
+                        let ahead = watch
+                            .load(Ordering::SeqCst)
+                            .saturating_sub(self.received.load(Ordering::SeqCst));
+                        self.max_ahead.fetch_max(ahead, Ordering::SeqCst);
+                    }
+                    if let Some(pause) = self.slow {
+                        tokio::time::sleep(pause).await;
+                    }
                     if fail && taken >= self.fail_after {
                         keep(held);
                         return Err(cut());
