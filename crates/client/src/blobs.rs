@@ -1,4 +1,5 @@
-//! Blobs: head, get as a stream that verifies its digest as it streams, and get a byte range.
+//! Blobs: head, get as a stream that verifies its digest as it streams, get a byte range, and
+//! delete.
 
 use std::fmt;
 use std::ops::Range;
@@ -243,6 +244,20 @@ impl Client {
         .await?;
         check_digest_header(&method, &url, &response, digest)?;
         content_length(&method, &url, &response)
+    }
+
+    /// Deletes blob `digest` from the repository `reference` names (`DELETE`; registries
+    /// answer `405 UNSUPPORTED` when deletion is disabled, and `404` for an unknown blob).
+    pub async fn delete_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<(), ClientError> {
+        let repository = self.repository(reference).await?;
+        let url = repository.url(&format!("blobs/{digest}"));
+        let call = Call::new(Method::DELETE, &url).scope(repository.scope("delete"));
+        http::send(&self.inner, call).await?;
+        Ok(())
     }
 
     /// Fetches blob `digest` as a stream verified against it (see [`BlobStream`]). Redirects to

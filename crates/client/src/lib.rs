@@ -15,7 +15,8 @@
 //! - Manifests: [`Client::get_manifest`] (verified by digest), [`Client::head_manifest`],
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
-//!   last chunk only once the digest matched, [`Client::get_blob_range`].
+//!   last chunk only once the digest matched, [`Client::get_blob_range`],
+//!   [`Client::delete_blob`].
 //! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
 //!   streamed `PATCH`), [`Client::push_blob_stream_resumable`] (streamed, continued from the
 //!   upload status after a cut), [`Client::push_blob_chunked`] (resuming from the upload

@@ -258,8 +258,9 @@ impl Client {
         self.upload_stream_resumable(upload, digest, open).await
     }
 
-    /// Uploads `content` whole into the session `upload` (`PUT ?digest=` with the body) and
-    /// commits it. Returns the digest the registry stored it under.
+    /// Uploads `content` into the session `upload` (`PUT ?digest=` with the body) and commits
+    /// it. `content` is the blob from the session's [`offset`](Upload::offset) on: all of it
+    /// for a new session. Returns the digest the registry stored it under.
     pub async fn upload_bytes(
         &self,
         upload: Upload,
@@ -276,7 +277,8 @@ impl Client {
     }
 
     /// Uploads a stream into the session `upload` in one `PATCH`, then commits it (see
-    /// [`push_blob_stream`](Client::push_blob_stream)).
+    /// [`push_blob_stream`](Client::push_blob_stream)). `content` is the blob from the
+    /// session's [`offset`](Upload::offset) on: all of it for a new session.
     pub async fn upload_stream<S, E>(
         &self,
         mut upload: Upload,
@@ -386,9 +388,10 @@ impl Client {
     }
 
     /// Uploads a stream into the session `upload` in chunks, then commits it (see
-    /// [`push_blob_chunked`](Client::push_blob_chunked)). When the registry refuses chunks,
-    /// the session is cancelled and the stream goes in one `PATCH` to a new session of the same
-    /// repository.
+    /// [`push_blob_chunked`](Client::push_blob_chunked)). `content` is the blob from the
+    /// session's [`offset`](Upload::offset) on: all of it for a new session. When the registry
+    /// refuses the first chunk of an empty session, the session is cancelled and the stream
+    /// goes in one `PATCH` to a new session of the same repository.
     pub async fn upload_chunked<S, E>(
         &self,
         mut upload: Upload,
@@ -408,7 +411,8 @@ impl Client {
                     .max(usize::try_from(min).unwrap_or(usize::MAX))
             });
         let mut content = Box::pin(content);
-        let mut first = true;
+        // Only a session with nothing in it can be given up for a new one.
+        let mut first = upload.offset == 0;
         let mut buffer = BytesMut::new();
         let mut ended = false;
         while !ended {

@@ -19,7 +19,7 @@ fn content(len: usize) -> Vec<u8> {
 fn chunks(
     data: &[u8],
     size: usize,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
     let parts: Vec<Result<Bytes, std::io::Error>> = data
         .chunks(size)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -243,6 +243,64 @@ async fn a_refused_mount_opens_a_new_session() {
             .starts_with("/v2/team/app/blobs/uploads/7?digest=")
     );
     assert_eq!(puts[0].body, data);
+}
+
+/// A session that already holds the start of a blob (sent by another process) is finished from
+/// the offset its status gives, chunked or streamed.
+#[tokio::test]
+async fn a_session_begun_elsewhere_is_finished_from_its_offset() {
+    let registry = Registry::start().await;
+    let client = client_with(ClientConfig::default().with_chunk_size(700));
+    let repo = registry.reference("team/app");
+    let data = content(5000);
+    let digest = sha256(&data);
+    for streamed in [false, true] {
+        let mut upload = client.start_upload(&repo).await.unwrap();
+        let response = reqwest::Client::new()
+            .patch(upload.location())
+            .header("content-type", "application/octet-stream")
+            .body(data[..1234].to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        assert_eq!(client.upload_status(&mut upload).await.unwrap(), 1234);
+        let stored = if streamed {
+            let opened = std::sync::Mutex::new(Vec::new());
+            let stored = client
+                .upload_stream_resumable(upload, &digest, |offset| {
+                    opened.lock().unwrap().push(offset);
+                    let rest = data[usize::try_from(offset).unwrap()..].to_vec();
+                    std::future::ready(Ok::<_, std::io::Error>(chunks(&rest, 1000)))
+                })
+                .await
+                .unwrap();
+            assert_eq!(opened.into_inner().unwrap(), [1234]);
+            stored
+        } else {
+            client
+                .upload_chunked(upload, &digest, chunks(&data[1234..], 300))
+                .await
+                .unwrap()
+        };
+        assert_eq!(stored, digest);
+        let read = client
+            .get_blob(&repo, &digest)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(read, data, "streamed: {streamed}");
+        client.delete_blob(&repo, &digest).await.unwrap();
+        assert!(
+            client
+                .head_blob(&repo, &digest)
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+    }
 }
 
 #[tokio::test]
