@@ -20,12 +20,13 @@ mod error;
 mod fsutil;
 pub mod layout;
 mod name;
-pub mod open;
 pub mod oci_archive;
+pub mod open;
 pub mod progress;
 pub mod registry;
 pub mod transport;
 
+pub use crate::docker_archive::{DockerArchiveDestination, DockerArchiveSource};
 pub use crate::error::TransferError;
 pub use crate::layout::{OciLayoutDestination, OciLayoutSource};
 pub use crate::name::{DockerArchiveRef, ImageName};

@@ -655,7 +655,7 @@ async fn data_written_after_the_last_save_is_cut_off() {
 }
 
 #[tokio::test]
-async fn the_copy_loop_resumes_a_broken_layer() {
+async fn a_broken_copy_resumes_from_the_kept_part_of_the_layer() {
     let dir = tempfile::tempdir().unwrap();
     let mut content = Content::new();
     let image = content.image(1, &[9 * 1024 * 1024], false, &amd64(), false);

@@ -1,5 +1,5 @@
 //! What the local transports' tests share: images built in memory, a source that serves them
-//! (and can fail a blob half-way), a small copy loop, reading a whole image back through a
+//! (and can fail a blob half-way), copies through the copy engine, reading a whole image back through a
 //! source, and hand-made tar archives for the bad cases.
 
 #![allow(
@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use gantry_reference::Digest;
 use gantry_spec::{
     Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_type, validate,
 };
+use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection, RetryOptions};
 use gantry_transfer::{BlobStream, ImageDestination, ImageName, ImageSource, TransferError};
 
 /// `size` bytes of a xorshift stream seeded with `seed`: incompressible and reproducible.
@@ -240,42 +242,24 @@ impl ImageSource for MemorySource {
     }
 }
 
-/// Copies the image `source` names into `destination`: children before parents, blobs before
-/// manifests, resuming any blob the destination kept part of, then the commit. Returns the top
-/// manifest.
+/// Copies the image `source` names into `destination` with the copy engine: every platform
+/// of an index, and no retry, so that a broken source ends the copy and a test can see what
+/// the destination kept (the next copy resumes from it). Returns the top manifest.
 pub async fn copy(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
 ) -> Result<Manifest, TransferError> {
+    let options = CopyOptions::new()
+        .with_platforms(PlatformSelection::All)
+        .with_retry(RetryOptions::new(
+            1,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        ));
+    let report = Copier::new().copy(source, destination, &options).await?;
     let top = source.manifest(None).await?;
-    if top.kind().is_index() {
-        for child in top.manifests() {
-            let manifest = source.manifest(Some(&child.digest)).await?;
-            copy_blobs(source, destination, &manifest).await?;
-            destination.put_manifest(&manifest).await?;
-        }
-    } else {
-        copy_blobs(source, destination, &top).await?;
-    }
-    destination.put_manifest(&top).await?;
-    destination.commit(&top).await?;
+    assert_eq!(report.manifest.digest, *top.digest());
     Ok(top)
-}
-
-async fn copy_blobs(
-    source: &dyn ImageSource,
-    destination: &dyn ImageDestination,
-    manifest: &Manifest,
-) -> Result<(), TransferError> {
-    for (role, descriptor) in manifest.references() {
-        if !role.is_child() || destination.has_blob(descriptor).await? {
-            continue;
-        }
-        let offset = destination.resume_offset(descriptor).await?;
-        let data = source.blob(descriptor, offset).await?;
-        destination.put_blob(descriptor, offset, data).await?;
-    }
-    Ok(())
 }
 
 /// Reads everything the image `source` names through it: the top manifest, and every manifest
