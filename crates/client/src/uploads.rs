@@ -317,22 +317,7 @@ impl Client {
             let content = open(offset)
                 .await
                 .map_err(|e| ClientError::Content { source: e.into() })?;
-            let failed: Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>> = Arc::default();
-            let slot = Arc::clone(&failed);
-            let watched = content.map(move |item| {
-                item.map_err(|error| {
-                    let error: Box<dyn StdError + Send + Sync> = error.into();
-                    let message = error.to_string();
-                    if let Ok(mut slot) = slot.lock() {
-                        *slot = Some(error);
-                    }
-                    std::io::Error::other(message)
-                })
-            });
-            let outcome = self.patch_stream(&mut upload, watched).await;
-            if let Some(source) = failed.lock().ok().and_then(|mut slot| slot.take()) {
-                return Err(ClientError::Content { source });
-            }
+            let outcome = self.patch_stream(&mut upload, content).await;
             match outcome {
                 Ok(()) => return self.commit(&upload, digest).await,
                 Err(error) if !error.is_retryable() || attempt >= policy.max_attempts => {
@@ -351,20 +336,37 @@ impl Client {
         }
     }
 
-    /// Sends `content` in one streamed `PATCH` to `upload`, updating it from the answer.
+    /// Sends `content` in one streamed `PATCH` to `upload`, updating it from the answer. A
+    /// failure of `content` itself is [`ClientError::Content`], whatever the HTTP stack made of
+    /// it.
     async fn patch_stream<S, E>(&self, upload: &mut Upload, content: S) -> Result<(), ClientError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>> + 'static,
     {
+        let failed: Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>> = Arc::default();
+        let slot = Arc::clone(&failed);
+        let watched = content.map(move |item| {
+            item.map_err(|error| {
+                let error: Box<dyn StdError + Send + Sync> = error.into();
+                let message = error.to_string();
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(error);
+                }
+                std::io::Error::other(message)
+            })
+        });
         let method = Method::PATCH;
         let url = upload.location.clone();
         let call = Call::new(method.clone(), &url)
             .scope(upload.scope.clone())
             .header(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Stream(reqwest::Body::wrap_stream(content)));
-        let response = http::send(&self.inner, call).await?;
-        upload.update(&method, &url, &response)
+            .body(Body::Stream(reqwest::Body::wrap_stream(watched)));
+        let outcome = http::send(&self.inner, call).await;
+        if let Some(source) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(ClientError::Content { source });
+        }
+        upload.update(&method, &url, &outcome?)
     }
 
     /// Uploads a stream in `PATCH` requests of [`chunk_size`](crate::ClientConfig::chunk_size)

@@ -525,4 +525,19 @@ async fn a_registry_that_refuses_chunks_gets_one_stream() {
         "{error:?}"
     );
     assert!(!error.is_retryable());
+
+    // The same for one streamed PATCH: the content's failure, not the connection's.
+    let failing = futures_util::stream::iter(vec![
+        Ok(Bytes::from_static(b"some")),
+        Err(std::io::Error::other("disk gone")),
+    ]);
+    let error = client
+        .push_blob_stream(&repo, &digest, failing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, gantry_client::ClientError::Content { .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
 }
