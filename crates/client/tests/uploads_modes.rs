@@ -256,7 +256,7 @@ async fn a_session_begun_elsewhere_is_finished_from_its_offset() {
     let digest = sha256(&data);
     for streamed in [false, true] {
         let mut upload = client.start_upload(&repo).await.unwrap();
-        let response = reqwest::Client::new()
+        let response = support::raw_http()
             .patch(upload.location())
             .header("content-type", "application/octet-stream")
             .body(data[..1234].to_vec())

@@ -45,6 +45,12 @@ pub fn client_with(config: ClientConfig) -> Client {
     Client::new(config).unwrap()
 }
 
+/// A plain reqwest client for requests made around the client under test, deaf to the
+/// environment's proxy variables.
+pub fn raw_http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 /// A reference to `rest` (`name:tag` or `name@digest`) on `host`.
 pub fn reference(host: &str, rest: &str) -> Reference {
     Reference::parse(format!("{host}/{rest}")).unwrap()
@@ -106,7 +112,7 @@ impl Registry {
     /// Uploads `content` to `name` with a raw monolithic POST, not through the client.
     pub async fn seed_blob(&self, name: &str, content: &[u8]) -> Digest {
         let digest = sha256(content);
-        let response = reqwest::Client::new()
+        let response = raw_http()
             .post(format!(
                 "http://{}/v2/{name}/blobs/uploads/?digest={digest}",
                 self.host
