@@ -3,6 +3,7 @@
 use gantry_client::Client;
 
 use crate::layout::{OciLayoutDestination, OciLayoutSource};
+use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};
 use crate::registry::{RegistryDestination, RegistrySource};
 use crate::{ImageDestination, ImageName, ImageSource, TransferError};
 
@@ -18,6 +19,9 @@ pub async fn open_source(
         ))),
         ImageName::OciLayout { path, reference } => Ok(Box::new(
             OciLayoutSource::open(path.clone(), reference.clone()).await?,
+        )),
+        ImageName::OciArchive { path, reference } => Ok(Box::new(
+            OciArchiveSource::open(path.clone(), reference.clone()).await?,
         )),
         other => Err(TransferError::Unsupported(format!(
             "reading from the {} transport is not built yet",
@@ -38,6 +42,9 @@ pub async fn open_destination(
         ))),
         ImageName::OciLayout { path, reference } => Ok(Box::new(
             OciLayoutDestination::create(path.clone(), reference.clone()).await?,
+        )),
+        ImageName::OciArchive { path, reference } => Ok(Box::new(
+            OciArchiveDestination::create(path.clone(), reference.clone()).await?,
         )),
         other => Err(TransferError::Unsupported(format!(
             "writing to the {} transport is not built yet",
