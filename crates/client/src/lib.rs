@@ -21,14 +21,18 @@
 //!   streamed `PATCH`), [`Client::push_blob_stream_resumable`] (streamed, continued from the
 //!   upload status after a cut), [`Client::push_blob_chunked`] (resuming from the upload
 //!   status), [`Client::mount_blob`] and [`Client::mount_or_start_upload`] (which hands over
-//!   the session a failed mount opens), and sessions ([`Upload`]) to fill, inspect or cancel.
+//!   the session a failed mount opens), and sessions ([`Upload`]) to fill
+//!   ([`Client::upload_bytes`], [`Client::upload_stream`], [`Client::upload_stream_resumable`],
+//!   [`Client::upload_chunked`]), inspect or cancel.
 //! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination;
 //!   [`Client::referrers`], with the tag schema's fallback.
-//! - Authentication ([`auth`]): Basic, and Bearer tokens by GET or OAuth2 POST, cached by scope;
+//! - Authentication ([`auth`]): Basic, and Bearer tokens by GET or OAuth2 POST, cached with the
+//!   scopes they were asked for (a token serves any request whose scopes its own cover);
 //!   credentials ([`credentials`]) given explicitly or read from Docker's `config.json`,
 //!   containers' `auth.json` and `docker-credential-*` helpers.
 //! - Errors: one [`ClientError`] that answers [`is_retryable`](ClientError::is_retryable),
-//!   [`is_not_found`](ClientError::is_not_found) and [`is_auth`](ClientError::is_auth).
+//!   [`is_not_found`](ClientError::is_not_found), [`is_auth`](ClientError::is_auth) and
+//!   [`is_tls`](ClientError::is_tls).
 //!
 //! Where requests go, before any is sent:
 //!
