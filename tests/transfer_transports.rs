@@ -86,21 +86,18 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Pushes an image for `platform` with two layers; returns its manifest.
+/// Pushes an image for `platform` with two layers of `layer_type` (uncompressed layers get
+/// their own digest as diff ID); returns its manifest.
 async fn push_image(
     client: &Client,
     repository: &Reference,
     seed: u64,
-    docker: bool,
+    layer_type: &str,
     platform: &str,
 ) -> Manifest {
+    let docker = layer_type.starts_with("application/vnd.docker");
     let platform = Platform::parse(platform).unwrap();
     let mut config = ImageConfig::new(&platform);
-    let layer_type = if docker {
-        media_type::DOCKER_LAYER_TAR_GZIP
-    } else {
-        media_type::OCI_LAYER_TAR_GZIP
-    };
     let mut layers = Vec::new();
     for i in 0..2 {
         let bytes = noise(seed * 10 + i, 40_000 + i as usize * 1_000);
@@ -109,10 +106,12 @@ async fn push_image(
             .push_blob_bytes(repository, &descriptor.digest, Bytes::from(bytes.clone()))
             .await
             .unwrap();
-        config.rootfs.diff_ids.push(Digest::of(
-            Algorithm::Sha256,
-            &[bytes.as_slice(), b"diff"].concat(),
-        ));
+        let diff_id = if media_type::is_uncompressed_layer(layer_type) {
+            descriptor.digest.clone()
+        } else {
+            Digest::of(Algorithm::Sha256, &[bytes.as_slice(), b"diff"].concat())
+        };
+        config.rootfs.diff_ids.push(diff_id);
         layers.push(descriptor);
     }
     let config = config.to_json().unwrap();
@@ -201,8 +200,22 @@ async fn an_index_keeps_its_digest_across_registry_layout_and_archive() {
     let (first, second) = (Registry::start().await, Registry::start().await);
     let client = client();
     let repository = Reference::parse(format!("{}/app/multi", first.host)).unwrap();
-    let amd = push_image(&client, &repository, 1, false, "linux/amd64").await;
-    let arm = push_image(&client, &repository, 2, false, "linux/arm64").await;
+    let amd = push_image(
+        &client,
+        &repository,
+        1,
+        media_type::OCI_LAYER_TAR_GZIP,
+        "linux/amd64",
+    )
+    .await;
+    let arm = push_image(
+        &client,
+        &repository,
+        2,
+        media_type::OCI_LAYER_TAR_GZIP,
+        "linux/arm64",
+    )
+    .await;
     let index = ImageIndex::builder()
         .manifest(
             amd.descriptor()
@@ -276,7 +289,14 @@ async fn a_docker_image_becomes_oci_in_a_layout_and_docker_again_in_a_registry()
     let registry = Registry::start().await;
     let client = client();
     let repository = Reference::parse(format!("{}/app/docker", registry.host)).unwrap();
-    let docker = push_image(&client, &repository, 3, true, "linux/amd64").await;
+    let docker = push_image(
+        &client,
+        &repository,
+        3,
+        media_type::DOCKER_LAYER_TAR_GZIP,
+        "linux/amd64",
+    )
+    .await;
     client
         .put_manifest(&repository.with_tag("v1").unwrap(), &docker)
         .await
@@ -320,4 +340,93 @@ async fn a_docker_image_becomes_oci_in_a_layout_and_docker_again_in_a_registry()
         *docker.digest(),
         "canonical Docker JSON again, the same digest"
     );
+}
+
+#[tokio::test]
+async fn a_docker_archive_carries_an_image_between_registries_and_a_layout() {
+    let (first, second) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let repository = Reference::parse(format!("{}/app/saved", first.host)).unwrap();
+    let image = push_image(
+        &client,
+        &repository,
+        4,
+        media_type::DOCKER_LAYER_TAR,
+        "linux/amd64",
+    )
+    .await;
+    client
+        .put_manifest(&repository.with_tag("v1").unwrap(), &image)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("saved.tar").display().to_string();
+    let layout = dir.path().join("layout").display().to_string();
+    let options = CopyOptions::new();
+    let hops = [
+        (
+            format!("docker://{}/app/saved:v1", first.host),
+            format!("docker-archive:{archive}:app/saved:v1"),
+        ),
+        (
+            format!("docker-archive:{archive}"),
+            format!("docker://{}/app/loaded:v1", second.host),
+        ),
+        (
+            format!("docker-archive:{archive}:app/saved:v1"),
+            format!("oci:{layout}:loaded"),
+        ),
+        (
+            format!("oci:{layout}:loaded"),
+            format!("docker-archive:{archive}:app/again:v2"),
+        ),
+    ];
+    for (from, to) in &hops {
+        assert_eq!(
+            hop(&client, from, to, &options).await,
+            *image.digest(),
+            "{from} -> {to}"
+        );
+    }
+
+    // An index does not fit in a Docker archive: one platform of it does.
+    let multi = push_image(
+        &client,
+        &repository,
+        5,
+        media_type::DOCKER_LAYER_TAR,
+        "linux/arm64",
+    )
+    .await;
+    let list = ImageIndex::docker_builder()
+        .manifest(
+            image
+                .descriptor()
+                .with_platform(Platform::parse("linux/amd64").unwrap()),
+        )
+        .manifest(
+            multi
+                .descriptor()
+                .with_platform(Platform::parse("linux/arm64").unwrap()),
+        )
+        .build()
+        .unwrap();
+    client
+        .put_manifest(&repository.with_tag("list").unwrap(), &list)
+        .await
+        .unwrap();
+    let arm64 = CopyOptions::new().with_platforms(PlatformSelection::Platform(
+        Platform::parse("linux/arm64").unwrap(),
+    ));
+    let chosen = hop(
+        &client,
+        &format!("docker://{}/app/saved:list", first.host),
+        &format!(
+            "docker-archive:{}:app/arm:v1",
+            dir.path().join("arm.tar").display()
+        ),
+        &arm64,
+    )
+    .await;
+    assert_eq!(chosen, *multi.digest());
 }

@@ -2,10 +2,11 @@
 
 use gantry_client::Client;
 
+use crate::docker_archive::{DockerArchiveDestination, DockerArchiveSource};
 use crate::layout::{OciLayoutDestination, OciLayoutSource};
 use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};
 use crate::registry::{RegistryDestination, RegistrySource};
-use crate::{ImageDestination, ImageName, ImageSource, TransferError};
+use crate::{DockerArchiveRef, ImageDestination, ImageName, ImageSource, TransferError};
 
 /// Opens the image `name` names for reading.
 pub async fn open_source(
@@ -23,10 +24,9 @@ pub async fn open_source(
         ImageName::OciArchive { path, reference } => Ok(Box::new(
             OciArchiveSource::open(path.clone(), reference.clone()).await?,
         )),
-        other => Err(TransferError::Unsupported(format!(
-            "reading from the {} transport is not built yet",
-            other.transport()
-        ))),
+        ImageName::DockerArchive { path, reference } => Ok(Box::new(
+            DockerArchiveSource::open(path.clone(), reference.clone()).await?,
+        )),
     }
 }
 
@@ -46,9 +46,21 @@ pub async fn open_destination(
         ImageName::OciArchive { path, reference } => Ok(Box::new(
             OciArchiveDestination::create(path.clone(), reference.clone()).await?,
         )),
-        other => Err(TransferError::Unsupported(format!(
-            "writing to the {} transport is not built yet",
-            other.transport()
-        ))),
+        ImageName::DockerArchive { path, reference } => {
+            let tag = match reference {
+                None => None,
+                Some(DockerArchiveRef::Tagged(reference)) => Some(reference.clone()),
+                Some(DockerArchiveRef::Index(_)) => {
+                    return Err(TransferError::InvalidName {
+                        input: name.to_string(),
+                        reason: "an image is written to a Docker archive by tag, not position"
+                            .to_owned(),
+                    });
+                }
+            };
+            Ok(Box::new(
+                DockerArchiveDestination::create(path.clone(), tag).await?,
+            ))
+        }
     }
 }
