@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    blob::BlobArgs, catalog::CatalogArgs, completions::CompletionsArgs, delete::DeleteArgs,
-    digest::DigestArgs, inspect::InspectArgs, login::LoginArgs, login::LogoutArgs,
-    manifest::ManifestArgs, serve::ServeArgs, tags::TagsArgs,
+    blob::BlobArgs, catalog::CatalogArgs, completions::CompletionsArgs, copy::CopyArgs,
+    delete::DeleteArgs, digest::DigestArgs, inspect::InspectArgs, login::LoginArgs,
+    login::LogoutArgs, manifest::ManifestArgs, serve::ServeArgs, sync::SyncArgs, tags::TagsArgs,
 };
 
 /// Gantry: a container image registry and the tools around it.
@@ -28,6 +28,10 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the registry server (by default on 127.0.0.1:5000, storing in ./gantry-data).
     Serve(ServeArgs),
+    /// Copy an image between registries and local layouts or archives.
+    Copy(CopyArgs),
+    /// Copy every tag of a repository (or those a regex matches) to another.
+    Sync(SyncArgs),
     /// Show an image: its manifest, config summary, layers and platforms.
     Inspect(InspectArgs),
     /// List the tags of a repository.

@@ -5,6 +5,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use gantry_client::ClientError;
+use gantry_transfer::TransferError;
 
 /// The exit codes, by what went wrong. Usage errors found by the argument parser exit with 2
 /// too.
@@ -59,8 +60,29 @@ pub(crate) fn classify(error: &anyhow::Error) -> (Failure, Option<&'static str>)
         if let Some(client) = cause.downcast_ref::<ClientError>() {
             return classify_client(client);
         }
+        if let Some(transfer) = cause.downcast_ref::<TransferError>() {
+            return classify_transfer(transfer);
+        }
     }
     (Failure::Generic, None)
+}
+
+/// What a transfer error means to the user; the client's errors inside it are read as such.
+fn classify_transfer(error: &TransferError) -> (Failure, Option<&'static str>) {
+    match error {
+        TransferError::Client(client) => classify_client(client),
+        TransferError::InvalidName { .. } => (Failure::Usage, None),
+        TransferError::NotFound(_) => (Failure::NotFound, None),
+        TransferError::NoMatchingPlatform { .. } => (
+            Failure::NotFound,
+            Some("choose one of the platforms listed with --platform, or copy them all with --all"),
+        ),
+        TransferError::AmbiguousImage { .. } => (
+            Failure::Usage,
+            Some("name the image: oci:DIR:REF or docker-archive:FILE:REF"),
+        ),
+        _ => (Failure::Generic, None),
+    }
 }
 
 /// What a registry client error means to the user.

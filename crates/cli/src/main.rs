@@ -12,6 +12,7 @@ mod commands;
 mod exit;
 mod logging;
 mod output;
+mod progress;
 mod registry;
 mod target;
 

@@ -16,12 +16,25 @@ const USER_AGENT: &str = concat!("gantry/", env!("CARGO_PKG_VERSION"));
 /// A client for a command that talks to the registries `hosts` (as in references:
 /// `localhost:5000`, `docker.io`).
 pub(crate) async fn client_for(global: &GlobalOptions, hosts: &[&str]) -> anyhow::Result<Client> {
+    client_with_overrides(global, hosts, &[]).await
+}
+
+/// [`client_for`], with credentials for some hosts given apart (`copy --src-creds`); they
+/// win over `--creds`.
+pub(crate) async fn client_with_overrides(
+    global: &GlobalOptions,
+    hosts: &[&str],
+    overrides: &[(&str, Credential)],
+) -> anyhow::Result<Client> {
     let mut config = base_config(global)?;
     if let Some(creds) = &global.creds {
         let credential = parse_creds(creds)?;
         for host in hosts {
             config = config.with_credential(*host, credential.clone());
         }
+    }
+    for (host, credential) in overrides {
+        config = config.with_credential(*host, credential.clone());
     }
     finish(config, global, hosts).await
 }

@@ -2,6 +2,7 @@
 //! (`localhost:5000/team/app:1`, `alpine`) or a `docker://` one names an image in a registry.
 
 use gantry_reference::{Digest, Reference};
+use gantry_transfer::ImageName;
 
 use crate::exit::usage;
 
@@ -14,6 +15,30 @@ pub(crate) fn image(input: &str) -> anyhow::Result<Reference> {
     let bare = strip_registry_transport(input)?;
     Reference::parse_docker_ref(bare)
         .map_err(|error| usage(format!("invalid image reference {input:?}: {error}")))
+}
+
+/// An image named as the transfer engine names it: `docker://…`, `oci:PATH[:REF]`,
+/// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`, or a bare registry reference.
+pub(crate) fn image_name(input: &str) -> anyhow::Result<ImageName> {
+    let transport = input.split_once(':').map(|(transport, _)| transport);
+    let named = transport.is_some_and(|t| t == "docker" || LOCAL_TRANSPORTS.contains(&t));
+    if named {
+        return ImageName::parse(input).map_err(|error| usage(error.to_string()));
+    }
+    Ok(ImageName::Registry(image(input)?))
+}
+
+/// The registry hosts among `names`, once each.
+pub(crate) fn registry_hosts<'a>(names: &[&'a ImageName]) -> Vec<&'a str> {
+    let mut hosts: Vec<&str> = Vec::new();
+    for name in names {
+        if let ImageName::Registry(reference) = name
+            && !hosts.contains(&domain(reference))
+        {
+            hosts.push(domain(reference));
+        }
+    }
+    hosts
 }
 
 /// A repository in a registry; a tag or digest in `input` is ignored.
@@ -103,6 +128,24 @@ mod tests {
         for (input, expected) in cases {
             let parsed = image(input).ok().map(|r| r.to_string());
             assert_eq!(parsed.as_deref(), *expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn image_names_take_transports_or_bare_references() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("localhost:5000/a:1", Some("docker")),
+            ("docker://localhost:5000/a:1", Some("docker")),
+            ("oci:/tmp/layout:v1", Some("oci")),
+            ("oci-archive:/tmp/a.tar", Some("oci-archive")),
+            ("docker-archive:/tmp/a.tar:app:1", Some("docker-archive")),
+            ("docker:/missing-slashes", None),
+            ("oci:", None),
+            ("Bad Name", None),
+        ];
+        for (input, transport) in cases {
+            let parsed = image_name(input).ok().map(|name| name.transport());
+            assert_eq!(parsed, *transport, "{input}");
         }
     }
 

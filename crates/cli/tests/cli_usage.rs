@@ -10,6 +10,8 @@ use support::{Home, Server, assert_exit, stderr, stdout};
 /// Every command of `gantry`.
 const COMMANDS: &[&str] = &[
     "serve",
+    "copy",
+    "sync",
     "inspect",
     "tags",
     "catalog",

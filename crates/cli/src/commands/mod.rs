@@ -3,12 +3,14 @@
 pub(crate) mod blob;
 pub(crate) mod catalog;
 pub(crate) mod completions;
+pub(crate) mod copy;
 pub(crate) mod delete;
 pub(crate) mod digest;
 pub(crate) mod inspect;
 pub(crate) mod login;
 pub(crate) mod manifest;
 pub(crate) mod serve;
+pub(crate) mod sync;
 pub(crate) mod tags;
 
 use anyhow::Context;
@@ -29,6 +31,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             runtime.block_on(async {
                 match command {
+                    Command::Copy(args) => copy::run(args, &global).await,
+                    Command::Sync(args) => sync::run(args, &global).await,
                     Command::Inspect(args) => inspect::run(args, &global).await,
                     Command::Tags(args) => tags::run(args, &global).await,
                     Command::Catalog(args) => catalog::run(args, &global).await,
