@@ -126,6 +126,40 @@ fn parse_range_end(value: &str) -> Option<u64> {
     end.parse::<u64>().ok().map(|end| end + 1)
 }
 
+/// Where a content stream's own error is kept, apart from what the HTTP stack makes of it.
+type FailureSlot = Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>>;
+
+/// `content` with its errors kept in the returned slot (and passed on as I/O errors).
+fn watch<S, E>(
+    content: S,
+) -> (
+    impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    FailureSlot,
+)
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+{
+    let failed = FailureSlot::default();
+    let slot = Arc::clone(&failed);
+    let watched = content.map(move |item| {
+        item.map_err(|error| {
+            let error: Box<dyn StdError + Send + Sync> = error.into();
+            let message = error.to_string();
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(error);
+            }
+            std::io::Error::other(message)
+        })
+    });
+    (watched, failed)
+}
+
+/// Whether a failed streamed `PATCH` says the registry does not take one at all.
+fn refuses_patch(error: &ClientError) -> bool {
+    matches!(error.status(), Some(405 | 501))
+}
+
 /// Whether a failed first chunk says the registry does not take chunks at all.
 fn refuses_chunks(error: &ClientError) -> bool {
     matches!(error.status(), Some(400 | 405 | 416 | 501))
@@ -240,8 +274,9 @@ impl Client {
     /// content from byte `offset` on (0 first). When the `PATCH` fails on the way (a cut
     /// connection, a retryable answer), the client asks the registry how many bytes it holds,
     /// which may be fewer than were sent, reopens the content there and sends the rest in a
-    /// new `PATCH`, up to the retry policy's attempts. A failure of the content itself is not
-    /// retried.
+    /// new `PATCH`, up to the retry policy's attempts. A registry that refuses the streamed
+    /// `PATCH` (405 or 501) gets the content, reopened at 0, as the body of the committing
+    /// `PUT` instead: a monolithic upload. A failure of the content itself is not retried.
     pub async fn push_blob_stream_resumable<O, F, S, E>(
         &self,
         reference: &Reference,
@@ -320,6 +355,13 @@ impl Client {
             let outcome = self.patch_stream(&mut upload, content).await;
             match outcome {
                 Ok(()) => return self.commit(&upload, digest).await,
+                Err(error) if attempt == 1 && offset == 0 && refuses_patch(&error) => {
+                    tracing::debug!(%error, "the registry refuses a streamed PATCH; sending the blob in the PUT");
+                    let content = open(0)
+                        .await
+                        .map_err(|e| ClientError::Content { source: e.into() })?;
+                    return self.put_stream(&upload, digest, content).await;
+                }
                 Err(error) if !error.is_retryable() || attempt >= policy.max_attempts => {
                     return Err(error);
                 }
@@ -336,6 +378,31 @@ impl Client {
         }
     }
 
+    /// Commits `upload` with `PUT ?digest=` carrying `content`, the whole blob, as its body (a
+    /// monolithic upload of a stream).
+    async fn put_stream<S, E>(
+        &self,
+        upload: &Upload,
+        digest: &Digest,
+        content: S,
+    ) -> Result<Digest, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    {
+        let (watched, failed) = watch(content);
+        let url = upload.with_query(&format!("digest={}", query_value(digest.as_str())));
+        let call = Call::new(Method::PUT, &url)
+            .scope(upload.scope.clone())
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Stream(reqwest::Body::wrap_stream(watched)));
+        let outcome = self.finish(call, digest).await;
+        if let Some(source) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(ClientError::Content { source });
+        }
+        outcome
+    }
+
     /// Sends `content` in one streamed `PATCH` to `upload`, updating it from the answer. A
     /// failure of `content` itself is [`ClientError::Content`], whatever the HTTP stack made of
     /// it.
@@ -344,18 +411,7 @@ impl Client {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>> + 'static,
     {
-        let failed: Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>> = Arc::default();
-        let slot = Arc::clone(&failed);
-        let watched = content.map(move |item| {
-            item.map_err(|error| {
-                let error: Box<dyn StdError + Send + Sync> = error.into();
-                let message = error.to_string();
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(error);
-                }
-                std::io::Error::other(message)
-            })
-        });
+        let (watched, failed) = watch(content);
         let method = Method::PATCH;
         let url = upload.location.clone();
         let call = Call::new(method.clone(), &url)

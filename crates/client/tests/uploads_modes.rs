@@ -541,3 +541,46 @@ async fn a_registry_that_refuses_chunks_gets_one_stream() {
     );
     assert!(!error.is_retryable());
 }
+
+/// A registry that refuses a streamed `PATCH` gets a resumable upload as a monolithic `PUT` of
+/// the content reopened at 0.
+#[tokio::test]
+async fn a_registry_that_refuses_a_streamed_patch_gets_the_blob_in_the_put() {
+    use support::{Hostile, respond};
+
+    let data = content(20_000);
+    let digest = sha256(&data);
+    let announced = digest.to_string();
+    let server = Hostile::start(move |seen| {
+        let location = ("location", "/v2/team/app/blobs/uploads/3");
+        match seen.method.as_str() {
+            "POST" => respond(202, &[location], ""),
+            "PATCH" => respond(405, &[], r#"{"errors":[{"code":"UNSUPPORTED"}]}"#),
+            _ => respond(201, &[("docker-content-digest", announced.as_str())], ""),
+        }
+    })
+    .await;
+    let client = client();
+    let opened = std::sync::Mutex::new(Vec::new());
+    let stored = client
+        .push_blob_stream_resumable(&server.reference("team/app"), &digest, |offset| {
+            opened.lock().unwrap().push(offset);
+            std::future::ready(Ok::<_, std::io::Error>(chunks(&data, 4096)))
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, digest);
+    assert_eq!(opened.into_inner().unwrap(), [0, 0]);
+    let puts: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert!(
+        puts[0]
+            .uri
+            .starts_with("/v2/team/app/blobs/uploads/3?digest=")
+    );
+    assert_eq!(puts[0].body, data, "the whole blob is in the PUT");
+}
