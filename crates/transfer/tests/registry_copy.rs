@@ -14,7 +14,9 @@ use copy_support::{
     Image, Kind, Registry, client, content, index, push_image, push_manifest, recorder, validate_at,
 };
 use gantry_spec::{Descriptor, ImageManifest, ManifestKind, Platform, media_type};
-use gantry_transfer::copy::{Copier, CopyOptions, ManifestFormat, PlatformSelection};
+use gantry_transfer::copy::{
+    Copier, CopyOptions, ManifestFormat, PlatformSelection, SyncOptions, sync_repository,
+};
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
 use gantry_transfer::{ImageDestination, ImageSource, ProgressEvent};
 
@@ -503,4 +505,46 @@ async fn a_destination_by_digest_checks_the_digest() {
         "{error}"
     );
     assert!(wrong.supports_index());
+}
+
+#[tokio::test]
+async fn a_repository_syncs_the_tags_its_filter_keeps() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let shared = content(1_000, 300_000);
+    for (i, tag) in ["1.0", "1.1", "dev"].iter().enumerate() {
+        let image = Image::new(
+            Kind::Oci,
+            "linux/amd64",
+            &[shared.clone(), content(1_001 + i as u64, 5_000)],
+        );
+        push_image(&client, &from.reference("sync/app"), &image, Some(tag)).await;
+    }
+    let proxy = FaultProxy::start(&from.host, Vec::new()).await;
+    let options = SyncOptions::new(CopyOptions::new()).with_tag_filter(|tag| tag.starts_with("1."));
+    let report = sync_repository(
+        &Copier::new(),
+        &client,
+        &copy_support::reference(&proxy.host, "sync/app"),
+        &to.reference("mirror/app"),
+        &options,
+    )
+    .await
+    .unwrap();
+
+    let copied: Vec<&str> = report.copied.iter().map(|(tag, _)| tag.as_str()).collect();
+    assert_eq!(copied, ["1.0", "1.1"]);
+    assert!(report.failed.is_empty());
+    let mut tags = client.list_tags(&to.reference("mirror/app")).await.unwrap();
+    tags.sort();
+    assert_eq!(tags, ["1.0", "1.1"]);
+    for tag in tags {
+        validate_at(&client, &to.reference(&format!("mirror/app:{tag}"))).await;
+    }
+    let digest = copy_support::sha256(&shared);
+    assert_eq!(
+        proxy.blob_gets(digest.as_str()).len(),
+        1,
+        "the shared layer travels once"
+    );
 }
