@@ -10,6 +10,7 @@ mod args;
 mod auth_store;
 mod commands;
 mod exit;
+mod image_reader;
 mod logging;
 mod output;
 mod progress;

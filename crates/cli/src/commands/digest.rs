@@ -1,15 +1,18 @@
-//! `gantry digest IMAGE`: the digest of an image's manifest, from a `HEAD` request.
+//! `gantry digest IMAGE`: the digest of an image's manifest (from a `HEAD` request, for a
+//! registry).
 
 use clap::Args;
 use serde::Serialize;
 
 use crate::args::GlobalOptions;
-use crate::{output, registry, target};
+use crate::image_reader::ImageReader;
+use crate::output;
 
 /// Arguments of `gantry digest`.
 #[derive(Debug, Args)]
 pub(crate) struct DigestArgs {
-    /// The image, such as localhost:5000/team/app:1.
+    /// The image: a registry reference such as localhost:5000/team/app:1, or oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], docker-archive:FILE[:REF].
     #[arg(value_name = "IMAGE")]
     image: String,
 }
@@ -26,12 +29,14 @@ struct DigestOutput {
 
 /// Prints the digest, or `{"name","digest","mediaType","size"}` with `--json`.
 pub(crate) async fn run(args: DigestArgs, global: &GlobalOptions) -> anyhow::Result<()> {
-    let reference = target::image(&args.image)?;
-    let client = registry::client_for(global, &[target::domain(&reference)]).await?;
-    let descriptor = client.head_manifest(&reference).await?;
+    let reader = ImageReader::open(&args.image, global).await?;
+    let descriptor = match reader.registry() {
+        Some((client, reference)) => client.head_manifest(reference).await?,
+        None => reader.manifest(None).await?.descriptor(),
+    };
     if global.json {
         return output::print_json(&DigestOutput {
-            name: reference.to_string(),
+            name: reader.name(),
             digest: descriptor.digest.to_string(),
             media_type: descriptor.media_type,
             size: descriptor.size,

@@ -5,16 +5,13 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use clap::Args;
-use futures_util::StreamExt;
-use gantry_client::Client;
-use gantry_reference::Reference;
 use gantry_spec::{Descriptor, ImageConfig, Manifest, Platform};
 use serde::Serialize;
 
 use crate::args::GlobalOptions;
 use crate::exit::usage;
+use crate::image_reader::ImageReader;
 use crate::output::{self, human_size};
-use crate::{registry, target};
 
 /// The largest config blob read for the summary; larger ones are left out of it.
 const MAX_CONFIG_SIZE: u64 = 8 * 1024 * 1024;
@@ -22,7 +19,8 @@ const MAX_CONFIG_SIZE: u64 = 8 * 1024 * 1024;
 /// Arguments of `gantry inspect`.
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// The image, such as localhost:5000/team/app:1.
+    /// The image: a registry reference such as localhost:5000/team/app:1, or oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], docker-archive:FILE[:REF].
     #[arg(value_name = "IMAGE")]
     image: String,
     /// Print the manifest's bytes as the registry holds them.
@@ -38,10 +36,9 @@ pub(crate) struct InspectArgs {
 
 /// Prints the summary (text or `--json`), or the raw manifest or config.
 pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Result<()> {
-    let reference = target::image(&args.image)?;
     let platform = args.platform.as_deref().map(parse_platform).transpose()?;
-    let client = registry::client_for(global, &[target::domain(&reference)]).await?;
-    let top = client.get_manifest(&reference).await?;
+    let reader = ImageReader::open(&args.image, global).await?;
+    let top = reader.manifest(None).await?;
     let wanted = match (&platform, args.config) {
         (Some(platform), _) => Some(platform.clone()),
         (None, true) => Some(Platform::host()),
@@ -49,7 +46,7 @@ pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Re
     };
     let (image, index) = match (top.as_index(), wanted) {
         (Some(_), Some(platform)) => {
-            let child = select_platform(&client, &reference, &top, &platform).await?;
+            let child = select_platform(&reader, &top, &platform).await?;
             (child, Some(top))
         }
         _ => (top, None),
@@ -59,11 +56,14 @@ pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Re
     }
     if args.config {
         let config = image.config().ok_or_else(|| {
-            anyhow::anyhow!("{reference} is not an image manifest: it has no config")
+            anyhow::anyhow!(
+                "{} is not an image manifest: it has no config",
+                reader.name()
+            )
         })?;
-        return stream_to_stdout(&client, &reference, config).await;
+        return reader.stream_blob(config, output::write_stdout).await;
     }
-    let summary = summarise(&client, &reference, &image, index.as_ref()).await?;
+    let summary = summarise(&reader, &image, index.as_ref()).await?;
     if global.json {
         return output::print_json(&summary);
     }
@@ -75,10 +75,9 @@ pub(crate) fn parse_platform(input: &str) -> anyhow::Result<Platform> {
     Platform::parse(input).map_err(|error| usage(format!("invalid platform {input:?}: {error}")))
 }
 
-/// The manifest of `index`'s image that best suits `platform`, fetched by digest.
+/// The manifest of `index`'s image that best suits `platform`.
 pub(crate) async fn select_platform(
-    client: &Client,
-    reference: &Reference,
+    reader: &ImageReader,
     index: &Manifest,
     platform: &Platform,
 ) -> anyhow::Result<Manifest> {
@@ -89,25 +88,12 @@ pub(crate) async fn select_platform(
             .filter_map(|entry| entry.platform.as_ref().map(ToString::to_string))
             .collect();
         anyhow::anyhow!(
-            "{reference} has no image for {platform} (it has: {})",
+            "{} has no image for {platform} (it has: {})",
+            reader.name(),
             available.join(", ")
         )
     })?;
-    let child = reference.name_only().with_digest(entry.digest.clone());
-    Ok(client.get_manifest(&child).await?)
-}
-
-/// Writes the blob `descriptor` names to standard output as it streams, verified.
-async fn stream_to_stdout(
-    client: &Client,
-    reference: &Reference,
-    descriptor: &Descriptor,
-) -> anyhow::Result<()> {
-    let mut stream = client.get_blob_descriptor(reference, descriptor).await?;
-    while let Some(chunk) = stream.next().await {
-        output::write_stdout(&chunk?)?;
-    }
-    Ok(())
+    reader.manifest(Some(&entry.digest)).await
 }
 
 /// What `inspect` shows of an image or an index.
@@ -148,13 +134,12 @@ pub(crate) struct Summary {
 
 /// Gathers the summary of `manifest` (and of its config, when it is an image's).
 async fn summarise(
-    client: &Client,
-    reference: &Reference,
+    reader: &ImageReader,
     manifest: &Manifest,
     index: Option<&Manifest>,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary {
-        name: reference.to_string(),
+        name: reader.name(),
         digest: manifest.digest().to_string(),
         media_type: manifest.media_type().to_owned(),
         size: manifest.size(),
@@ -180,7 +165,7 @@ async fn summarise(
     summary.total_layer_size = Some(manifest.layers().iter().map(|layer| layer.size).sum());
     if let Some(descriptor) = manifest.config() {
         summary.config = Some(descriptor.clone());
-        if let Some(config) = read_config(client, reference, descriptor).await? {
+        if let Some(config) = read_config(reader, descriptor).await? {
             summary.platform = Some(config.platform().to_string());
             summary.created = config.created.clone();
             if let Some(container) = config.config {
@@ -197,17 +182,14 @@ async fn summarise(
 /// The image config `descriptor` names, when it is one of reasonable size that parses (an
 /// artifact's config often is not).
 async fn read_config(
-    client: &Client,
-    reference: &Reference,
+    reader: &ImageReader,
     descriptor: &Descriptor,
 ) -> anyhow::Result<Option<ImageConfig>> {
     if descriptor.size > MAX_CONFIG_SIZE {
         return Ok(None);
     }
-    let bytes = client
-        .get_blob_descriptor(reference, descriptor)
-        .await?
-        .collect()
+    let bytes = reader
+        .small_blob(descriptor)
         .await
         .with_context(|| format!("cannot read the config blob {}", descriptor.digest))?;
     Ok(ImageConfig::parse(&bytes).ok())

@@ -4,12 +4,14 @@ use clap::Args;
 
 use crate::args::GlobalOptions;
 use crate::commands::inspect::{parse_platform, select_platform};
-use crate::{output, registry, target};
+use crate::image_reader::ImageReader;
+use crate::output;
 
 /// Arguments of `gantry manifest`.
 #[derive(Debug, Args)]
 pub(crate) struct ManifestArgs {
-    /// The image, such as localhost:5000/team/app:1.
+    /// The image: a registry reference such as localhost:5000/team/app:1, or oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], docker-archive:FILE[:REF].
     #[arg(value_name = "IMAGE")]
     image: String,
     /// For an index: print the manifest of the image for this platform instead.
@@ -19,14 +21,13 @@ pub(crate) struct ManifestArgs {
 
 /// Writes the manifest's bytes (JSON already, so `--json` changes nothing) to standard output.
 pub(crate) async fn run(args: ManifestArgs, global: &GlobalOptions) -> anyhow::Result<()> {
-    let reference = target::image(&args.image)?;
     let platform = args.platform.as_deref().map(parse_platform).transpose()?;
-    let client = registry::client_for(global, &[target::domain(&reference)]).await?;
-    let mut manifest = client.get_manifest(&reference).await?;
+    let reader = ImageReader::open(&args.image, global).await?;
+    let mut manifest = reader.manifest(None).await?;
     if let Some(platform) = platform
         && manifest.as_index().is_some()
     {
-        manifest = select_platform(&client, &reference, &manifest, &platform).await?;
+        manifest = select_platform(&reader, &manifest, &platform).await?;
     }
     output::write_stdout(manifest.bytes())
 }

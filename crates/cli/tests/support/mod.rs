@@ -259,3 +259,48 @@ pub(crate) fn push_index(
     block_on(client().put_manifest(&reference, &index)).unwrap();
     index
 }
+
+/// An image written by hand as an OCI image layout at `dir`, named `ref_name` in its
+/// `index.json`.
+pub(crate) struct Layout {
+    /// The image manifest.
+    pub(crate) manifest: Manifest,
+    /// The config blob's bytes.
+    pub(crate) config: Vec<u8>,
+    /// Each layer's digest.
+    pub(crate) layers: Vec<Digest>,
+}
+
+/// Writes a one-image OCI layout for linux/amd64 with `layers` at `dir`.
+pub(crate) fn write_layout(dir: &Path, ref_name: &str, layers: &[&[u8]]) -> Layout {
+    let blobs = dir.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let write_blob = |bytes: &[u8]| {
+        let digest = Digest::of(gantry_reference::Algorithm::Sha256, bytes);
+        std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
+        digest
+    };
+    let config = ImageConfig::new(&Platform::new("linux", "amd64"))
+        .to_json()
+        .unwrap();
+    write_blob(&config);
+    let mut builder = ImageManifest::builder(Descriptor::of(media_type::OCI_IMAGE_CONFIG, &config));
+    let mut digests = Vec::new();
+    for layer in layers {
+        digests.push(write_blob(layer));
+        builder = builder.layer(Descriptor::of(media_type::OCI_LAYER_TAR_GZIP, layer));
+    }
+    let manifest = builder.build().unwrap();
+    write_blob(manifest.bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let entry = manifest
+        .descriptor()
+        .with_annotation("org.opencontainers.image.ref.name", ref_name);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [entry]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    Layout {
+        manifest,
+        config,
+        layers: digests,
+    }
+}
