@@ -52,19 +52,26 @@ pub(crate) async fn client_with_credential(
     finish(config, global, &[host]).await
 }
 
-/// Applies `--insecure`'s fallback to plain HTTP for `hosts` and builds the client.
+/// Decides HTTP or HTTPS for `hosts` and builds the client. A loopback registry gets plain
+/// HTTP unless TLS options were given (`--ca-file`, `--cert-dir`, `--insecure`) and it speaks
+/// HTTPS; with `--insecure`, another registry that does not speak HTTPS gets plain HTTP.
 async fn finish(
     mut config: ClientConfig,
     global: &GlobalOptions,
     hosts: &[&str],
 ) -> anyhow::Result<Client> {
-    if global.is_insecure() {
-        config.tls.accept_invalid_certificates = true;
-        for host in hosts {
-            if needs_plain_http(&config, host).await {
-                tracing::info!(%host, "no HTTPS; falling back to plain HTTP");
-                config = config.with_insecure_host(*host);
+    let tls_options =
+        global.is_insecure() || !global.ca_file.is_empty() || global.cert_dir.is_some();
+    for host in hosts {
+        let loopback = config.allows_plain_http(host) && !config.insecure_hosts.contains(*host);
+        if loopback {
+            if tls_options && speaks_https(&config, host).await {
+                tracing::info!(%host, "loopback registry speaks HTTPS");
+                config = config.with_https_host(*host);
             }
+        } else if global.is_insecure() && !speaks_https(&config, host).await {
+            tracing::info!(%host, "no HTTPS; falling back to plain HTTP");
+            config = config.with_insecure_host(*host);
         }
     }
     Client::new(config).context("cannot set up the registry client")
@@ -140,29 +147,33 @@ fn add_cert_dir(config: &mut ClientConfig, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `host` fails to answer over HTTPS but answers over plain HTTP. Only a transport
-/// failure counts against HTTPS: a registry that answers 401 speaks it.
-async fn needs_plain_http(config: &ClientConfig, host: &str) -> bool {
-    if config.allows_plain_http(host) {
-        return false;
-    }
-    let mut probe = config.clone();
+/// Whether `host` answers over HTTPS: any answer counts (a 401 too), and so does a TLS
+/// handshake that failed on the certificate, since the server does speak TLS (the command
+/// then fails with the certificate error and its hint). Only a failure to connect or a
+/// peer that is not TLS counts against it.
+async fn speaks_https(config: &ClientConfig, host: &str) -> bool {
+    let mut probe = config.clone().with_https_host(host);
     probe.retry = gantry_client::RetryPolicy::never();
-    let answered = |result: Result<(), ClientError>| match result {
+    let Ok(client) = Client::new(probe) else {
+        return false;
+    };
+    match client.ping(host).await {
         Ok(()) => true,
-        Err(ClientError::Transport { .. }) => false,
+        Err(error @ ClientError::Transport { .. }) => mentions_certificate(&error),
         Err(_) => true,
-    };
-    let Ok(https) = Client::new(probe.clone()) else {
-        return false;
-    };
-    if answered(https.ping(host).await) {
-        return false;
     }
-    let Ok(plain) = Client::new(probe.with_insecure_host(host)) else {
-        return false;
-    };
-    answered(plain.ping(host).await)
+}
+
+/// Whether `error` or one of its causes is about a certificate.
+fn mentions_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        if cause.to_string().to_lowercase().contains("certificate") {
+            return true;
+        }
+        current = cause.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ pub(crate) struct Server {
 impl Server {
     /// Starts a server; `allow_delete` passes `--allow-delete`.
     pub(crate) fn start(allow_delete: bool) -> Server {
+        Server::start_with(allow_delete, &[])
+    }
+
+    /// [`start`](Server::start) with `env` (such as `GANTRY_TLS_CERTIFICATE`).
+    pub(crate) fn start_with(allow_delete: bool, env: &[(&str, &Path)]) -> Server {
         let root = tempfile::tempdir().unwrap();
         let mut command = Command::new(GANTRY);
         command
@@ -54,6 +59,9 @@ impl Server {
         if allow_delete {
             command.arg("--allow-delete");
         }
+        for (name, value) in env {
+            command.env(name, value);
+        }
         let mut guard = Guard(command.spawn().unwrap());
         let stdout = guard.0.stdout.take().unwrap();
         let mut line = String::new();
@@ -62,6 +70,7 @@ impl Server {
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
+            .or_else(|| line.trim().strip_prefix("listening on https://"))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Server {
