@@ -15,7 +15,8 @@ use copy_support::{
     recorder, reference, validate_at,
 };
 use gantry_transfer::ProgressEvent;
-use gantry_transfer::copy::{Copier, CopyOptions, RangedFetch};
+use gantry_transfer::copy::{Copier, CopyOptions, RangedFetch, RetryOptions};
+use gantry_transfer::layout::OciLayoutDestination;
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
 
 fn blob_bytes(image: &Image) -> u64 {
@@ -219,4 +220,89 @@ async fn stalled_ranges_are_caught_by_the_watchdog_and_retried() {
         "{retried:?}"
     );
     validate_at(&client, &to.reference("stall/app:v1")).await;
+}
+
+#[tokio::test]
+async fn a_pull_into_a_layout_that_failed_resumes_where_the_layout_stands() {
+    let registry = Registry::start().await;
+    let client = client();
+    let big = content(1_100, 1_500_000);
+    let image = Image::new(Kind::Oci, "linux/amd64", std::slice::from_ref(&big));
+    push_image(&client, &registry.reference("pull/app"), &image, Some("v1")).await;
+    let digest = copy_support::sha256(&big);
+    // Five cut answers in a row: more than the client resumes, and the copy tries once.
+    let path: &'static str = Box::leak(format!("/blobs/{digest}").into_boxed_str());
+    let proxy = FaultProxy::start(
+        &registry.host,
+        vec![Rule::new("GET", path, 5, Fault::CutAfter(200_000))],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "pull/app:v1"));
+    let once = CopyOptions::new().with_retry(RetryOptions::new(
+        1,
+        Duration::from_millis(1),
+        Duration::from_millis(1),
+    ));
+    {
+        let destination = OciLayoutDestination::create(&layout, Some("v1".to_owned()))
+            .await
+            .unwrap();
+        let error = Copier::new()
+            .copy(&source, &destination, &once)
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+    }
+    let first_run = proxy.blob_gets(digest.as_str()).len();
+
+    let destination = OciLayoutDestination::create(&layout, Some("v1".to_owned()))
+        .await
+        .unwrap();
+    let (sink, events) = recorder();
+    Copier::new()
+        .copy(
+            &source,
+            &destination,
+            &CopyOptions::new().with_progress(sink),
+        )
+        .await
+        .unwrap();
+    let gets = proxy.blob_gets(digest.as_str());
+    let resumed = &gets[first_run];
+    let from: u64 = resumed
+        .range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split('-').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(from >= 400_000, "the second run starts at byte {from}");
+    let started = events.lock().unwrap().iter().find_map(|e| match e {
+        ProgressEvent::Transferring {
+            digest: d, done, ..
+        } if *d == digest => Some(*done),
+        _ => None,
+    });
+    assert_eq!(
+        started,
+        Some(from),
+        "progress starts from the resumed prefix"
+    );
+    let sent = proxy.blob_bytes_out();
+    let size = blob_bytes(&image);
+    eprintln!("{sent} blob bytes over two runs for {size}; the second from byte {from}");
+    assert!(
+        sent * 2 <= size * 3,
+        "{sent} bytes through the proxy for {size}"
+    );
+    let back = gantry_transfer::layout::OciLayoutSource::open(&layout, Some("v1".to_owned()))
+        .await
+        .unwrap();
+    let top = gantry_transfer::ImageSource::manifest(&back, None)
+        .await
+        .unwrap();
+    assert_eq!(top.digest(), image.manifest.digest());
 }

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 use gantry_reference::Digest;
 use gantry_spec::{Descriptor, Platform};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -478,10 +478,15 @@ impl<'a> Ctx<'a> {
         Ok(permits)
     }
 
-    /// Copies every blob under `node`, then writes its manifests, children first.
+    /// Copies every blob under `node`, then writes its manifests, children first. A blob that
+    /// fails does not stop the others: what they complete stays in the destination for the next
+    /// attempt, and the first failure is reported once all have ended.
     async fn copy_node(&self, node: &Node) -> Result<(), TransferError> {
         let blobs = node.blobs();
-        try_join_all(blobs.iter().map(|blob| blobs::copy_blob(self, blob))).await?;
+        let results = join_all(blobs.iter().map(|blob| blobs::copy_blob(self, blob))).await;
+        if let Some(error) = results.into_iter().find_map(Result::err) {
+            return Err(error);
+        }
         for manifest in node.manifests_children_first() {
             self.destination.put_manifest(manifest).await?;
             self.options.progress.emit(ProgressEvent::ManifestWritten {
