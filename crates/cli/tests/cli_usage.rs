@@ -137,3 +137,49 @@ fn what_is_not_there_exits_with_3() {
         );
     }
 }
+
+/// A registry that answers every request with 429, for at most `connections` connections.
+fn rate_limited_registry(connections: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            // Read the head (bounded), then answer and close.
+            for _ in 0..64 {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+                if request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn rate_limiting_that_outlasts_the_retries_says_to_wait() {
+    let home = Home::new();
+    let addr = rate_limited_registry(32);
+    let output = home.run(["tags", &format!("{addr}/team/app")]);
+    assert_exit(&output, 5);
+    let said = stderr(&output);
+    assert!(said.contains("429"), "{said}");
+    assert!(
+        said.contains("hint: the registry is rate-limiting requests"),
+        "{said}"
+    );
+}
