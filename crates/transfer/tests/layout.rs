@@ -610,6 +610,7 @@ async fn corrupt_ingest_state_is_discarded() {
             "{what}"
         );
         assert!(!data.exists() && !state.exists(), "{what}");
+        assert!(!dir.path().join(".gantry-ingest").exists(), "{what}");
         // A fresh write still works.
         destination
             .put_blob(&descriptor, 0, bytes_stream(bytes.clone()))

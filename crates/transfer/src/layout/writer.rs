@@ -195,6 +195,10 @@ impl LayoutWriter {
             }
             None => {
                 cache.remove(&descriptor.digest);
+                // Nothing kept for this blob: an ingest area nobody uses may go if empty.
+                if *lock(&self.active) == 0 {
+                    let _ = std::fs::remove_dir(&self.ingest);
+                }
                 0
             }
         })
