@@ -37,7 +37,7 @@ pub(crate) fn sink(mode: ProgressMode) -> ProgressSink {
             }
         }),
         ProgressMode::Bars => {
-            let bars = Arc::new(Bars::new());
+            let bars = Arc::new(Bars::new(ProgressDrawTarget::stderr()));
             ProgressSink::new(move |event| bars.show(event))
         }
     }
@@ -140,13 +140,13 @@ struct Bars {
 }
 
 impl Bars {
-    fn new() -> Bars {
+    fn new(target: ProgressDrawTarget) -> Bars {
         let style =
             ProgressStyle::with_template("{prefix} [{bar:30}] {bytes:>10}/{total_bytes:<10} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
         Bars {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            multi: MultiProgress::with_draw_target(target),
             bars: Mutex::default(),
             style,
         }
@@ -209,6 +209,42 @@ impl Bars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bars_follow_each_blob_to_its_end() {
+        let bars = Bars::new(ProgressDrawTarget::hidden());
+        let copied = Digest::of(gantry_reference::Algorithm::Sha256, b"copied");
+        let skipped = Digest::of(gantry_reference::Algorithm::Sha256, b"skipped");
+        for event in [
+            ProgressEvent::Waiting {
+                digest: copied.clone(),
+                size: 10,
+            },
+            ProgressEvent::Transferring {
+                digest: copied.clone(),
+                done: 4,
+                size: 10,
+            },
+            ProgressEvent::Verifying {
+                digest: copied.clone(),
+            },
+            ProgressEvent::Done {
+                digest: copied.clone(),
+                size: 10,
+            },
+            ProgressEvent::Skipped {
+                digest: skipped.clone(),
+                size: 3,
+            },
+        ] {
+            bars.show(&event);
+        }
+        let copied_bar = bars.bar(&copied, 0);
+        assert!(copied_bar.is_finished());
+        assert_eq!(copied_bar.position(), 10);
+        assert_eq!(copied_bar.message(), "copied");
+        assert_eq!(bars.bar(&skipped, 0).message(), "already there");
+    }
 
     #[test]
     fn events_become_json_objects_and_lines() {
