@@ -92,6 +92,20 @@ fn mistakes_in_what_was_typed_exit_with_2() {
             &["--creds", "alice", "tags", "localhost:5000/a"],
             "--creds has no password",
         ),
+        (
+            &[
+                "copy",
+                "--src-creds",
+                "a:b",
+                "oci:/tmp/l:v1",
+                "localhost:5000/a:1",
+            ],
+            "--src-creds applies to a registry",
+        ),
+        (
+            &["copy", "localhost:5000/a:1", "nowhere:/x"],
+            "invalid image reference",
+        ),
         (&["tags"], "required"),
         (&["inspect", "--no-such-flag", "x"], "unexpected argument"),
     ];

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use gantry_client::Credential;
+use gantry_transfer::ImageName;
 use gantry_transfer::copy::{Copier, CopyOptions, CopyReport, ManifestFormat, PlatformSelection};
 use gantry_transfer::open::{open_destination, open_source};
 use serde::Serialize;
@@ -139,17 +140,17 @@ pub(crate) async fn run(args: CopyArgs, global: &GlobalOptions) -> anyhow::Resul
     let destination = target::image_name(&args.destination)?;
     let options = args.transfer.copy_options(global)?;
     let mut overrides: Vec<(&str, Credential)> = Vec::new();
-    if let (Some(creds), [host]) = (
-        &args.src_creds,
-        target::registry_hosts(&[&source]).as_slice(),
-    ) {
-        overrides.push((host, registry::parse_creds(creds)?));
-    }
-    if let (Some(creds), [host]) = (
-        &args.dest_creds,
-        target::registry_hosts(&[&destination]).as_slice(),
-    ) {
-        overrides.push((host, registry::parse_creds(creds)?));
+    for (flag, creds, name) in [
+        ("--src-creds", &args.src_creds, &source),
+        ("--dest-creds", &args.dest_creds, &destination),
+    ] {
+        let Some(creds) = creds else { continue };
+        let ImageName::Registry(reference) = name else {
+            return Err(usage(format!(
+                "{flag} applies to a registry, and {name} is not one"
+            )));
+        };
+        overrides.push((target::domain(reference), registry::parse_creds(creds)?));
     }
     let hosts = target::registry_hosts(&[&source, &destination]);
     let client = registry::client_with_overrides(global, &hosts, &overrides).await?;
