@@ -28,13 +28,14 @@
 //!
 //! # Writing
 //!
-//! The destination holds a single image (an index is [`TransferError::Unsupported`]). Blobs go
-//! into a staging layout beside the file, verified and resumable as in
-//! [`layout`](crate::layout); [`commit`](crate::ImageDestination::commit) writes the config as
-//! `<hex>.json`, each layer as given as `<hex>.tar`, `manifest.json` with the reference's
-//! familiar name as its `RepoTags` (`[]` when untagged), and, when tagged, `repositories`
-//! pointing at the top layer's chain ID (informational: `docker load` reads `manifest.json`),
-//! into a temporary file beside `FILE` that is then renamed over it.
+//! The destination holds a single image (an index is
+//! [`TransferError::Unsupported`](crate::TransferError::Unsupported)). Blobs go into a staging
+//! layout beside the file, verified and resumable as in [`layout`](crate::layout);
+//! [`commit`](crate::ImageDestination::commit) writes the config as `<hex>.json`, each layer as
+//! given as `<hex>.tar`, `manifest.json` with the reference's familiar name as its `RepoTags`
+//! (`[]` when untagged), and, when tagged, `repositories` pointing at the top layer's chain ID
+//! (informational: `docker load` reads `manifest.json`), into a temporary file beside `FILE`
+//! that is then renamed over it.
 
 mod destination;
 mod source;
