@@ -548,3 +548,42 @@ async fn a_repository_syncs_the_tags_its_filter_keeps() {
         "the shared layer travels once"
     );
 }
+
+#[tokio::test]
+async fn one_request_per_registry_is_enough_in_either_direction() {
+    let (left, right) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let image = Image::new(Kind::Oci, "linux/amd64", &layers(20, 4, 30_000));
+    push_image(&client, &left.reference("both/app"), &image, Some("v1")).await;
+    push_image(&client, &right.reference("both/app"), &image, Some("v1")).await;
+    // One request at a time to each registry, two copies in opposite directions and one
+    // within a registry, all on one copier: none may wait on another forever.
+    let copier = Copier::with_limits(6, 1);
+    let to_right = RegistrySource::new(client.clone(), left.reference("both/app:v1"));
+    let to_left = RegistrySource::new(client.clone(), right.reference("both/app:v1"));
+    let right_copy = RegistryDestination::new(client.clone(), right.reference("copy/app:v1"));
+    let left_copy = RegistryDestination::new(client.clone(), left.reference("copy/app:v1"));
+    let left_mount = RegistryDestination::new(client.clone(), left.reference("mount/app:v1"));
+    let options = CopyOptions::new();
+    let all = async {
+        tokio::join!(
+            copier.copy(&to_right, &right_copy, &options),
+            copier.copy(&to_left, &left_copy, &options),
+            copier.copy(&to_right, &left_mount, &options),
+        )
+    };
+    // A bound on the wait, so that a deadlock fails the test instead of hanging it.
+    let (a, b, c) = tokio::time::timeout(Duration::from_secs(120), all)
+        .await
+        .expect("the copies wait on each other");
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(c.unwrap().blobs.mounted, 5);
+    for reference in [
+        right.reference("copy/app:v1"),
+        left.reference("copy/app:v1"),
+        left.reference("mount/app:v1"),
+    ] {
+        validate_at(&client, &reference).await;
+    }
+}

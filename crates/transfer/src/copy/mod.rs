@@ -16,6 +16,26 @@
 //!    every manifest copied when asked (`referrers`).
 //!
 //! [`sync_repository`] copies every tag of a registry repository under one `Copier`.
+//!
+//! Pulling every platform of an image into an OCI layout:
+//!
+//! ```no_run
+//! use gantry_client::{Client, ClientConfig};
+//! use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
+//! use gantry_transfer::open::{open_destination, open_source};
+//!
+//! # async fn example() -> Result<(), gantry_transfer::TransferError> {
+//! let client = Client::new(ClientConfig::default())?;
+//! let source = open_source(&"docker://localhost:5000/team/app:1.0".parse()?, &client).await?;
+//! let destination = open_destination(&"oci:/tmp/app:1.0".parse()?, &client).await?;
+//! let options = CopyOptions::new().with_platforms(PlatformSelection::All);
+//! let report = Copier::new()
+//!     .copy(source.as_ref(), destination.as_ref(), &options)
+//!     .await?;
+//! println!("{} ({} blobs sent)", report.manifest.digest, report.blobs.transferred);
+//! # Ok(())
+//! # }
+//! ```
 
 mod blobs;
 mod convert;
