@@ -35,6 +35,18 @@ pub struct Config {
     pub upload_secret: Option<String>,
     /// The `OCI-Chunk-Min-Length` advertised to chunked uploads (0: no minimum).
     pub chunk_min_length: u64,
+    /// The largest request head (request line and headers), in bytes; larger ones get 431
+    /// (at least 8192). Also the HTTP/2 header list limit.
+    pub max_header_bytes: usize,
+    /// Seconds a client gets to send a request's head once it starts, and to finish the TLS
+    /// handshake: slow clients cannot hold connections.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay idle (no byte either way) before it is closed.
+    pub idle_timeout_secs: u64,
+    /// How many uploads one client address may stream at once (0: no limit); more get 429.
+    pub max_uploads_per_client: usize,
+    /// The largest blob accepted, in bytes (0: no limit); larger ones get 413.
+    pub max_blob_size: u64,
     /// Logging.
     pub log: LogConfig,
     /// TLS; plain HTTP when absent.
@@ -88,6 +100,11 @@ impl Default for Config {
             upload_purge_interval_secs: 3600,
             upload_secret: None,
             chunk_min_length: 0,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout_secs: 30,
+            idle_timeout_secs: 120,
+            max_uploads_per_client: 32,
+            max_blob_size: 0,
             log: LogConfig::default(),
             tls: None,
             metrics_listen: None,
@@ -153,6 +170,15 @@ impl Config {
             }
             "UPLOAD_SECRET" => self.upload_secret = Some(value.to_owned()),
             "CHUNK_MIN_LENGTH" => self.chunk_min_length = value.parse().map_err(|_| invalid())?,
+            "MAX_HEADER_BYTES" => self.max_header_bytes = value.parse().map_err(|_| invalid())?,
+            "HEADER_READ_TIMEOUT_SECS" => {
+                self.header_read_timeout_secs = value.parse().map_err(|_| invalid())?;
+            }
+            "IDLE_TIMEOUT_SECS" => self.idle_timeout_secs = value.parse().map_err(|_| invalid())?,
+            "MAX_UPLOADS_PER_CLIENT" => {
+                self.max_uploads_per_client = value.parse().map_err(|_| invalid())?;
+            }
+            "MAX_BLOB_SIZE" => self.max_blob_size = value.parse().map_err(|_| invalid())?,
             "LOG_LEVEL" => self.log.level = value.to_owned(),
             "LOG_FORMAT" => {
                 self.log.format = match value {

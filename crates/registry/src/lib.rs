@@ -30,6 +30,8 @@ pub mod auth;
 mod config;
 mod error;
 mod handlers;
+mod idle;
+mod limits;
 mod metrics;
 mod observe;
 mod query;

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::{Extension, Router};
 use gantry_storage::store::{Registry, RegistryOptions};
 use gantry_storage::{FilesystemDriver, StorageDriver, StoragePath};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -24,12 +24,11 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Auth;
 use crate::config::{Config, TlsConfig};
+use crate::idle::IdleTimeout;
+use crate::limits::{ClientAddr, UploadSlots};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{ServerError, app};
-
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long in-flight requests get to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -41,6 +40,15 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     state: AppState,
     purge_interval: Option<Duration>,
+    limits: ConnectionLimits,
+}
+
+/// What bounds each connection.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    max_header_bytes: usize,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 impl Server {
@@ -65,6 +73,8 @@ impl Server {
             metrics: Arc::new(Metrics::default()),
             chunk_min_length: config.chunk_min_length,
             auth: Auth::new(config.auth.as_ref(), &config.root, config.tls.is_some())?,
+            upload_slots: Arc::new(UploadSlots::new(config.max_uploads_per_client)),
+            max_blob_size: config.max_blob_size,
         };
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener = bind(config.listen).await?;
@@ -79,6 +89,11 @@ impl Server {
             state,
             purge_interval: (config.upload_purge_interval_secs > 0)
                 .then(|| Duration::from_secs(config.upload_purge_interval_secs)),
+            limits: ConnectionLimits {
+                max_header_bytes: config.max_header_bytes.max(8192),
+                header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+                idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+            },
         })
     }
 
@@ -107,13 +122,19 @@ impl Server {
             tls,
             state,
             purge_interval,
+            limits,
         } = self;
         let api = app::router(state.clone());
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
         let graceful = GracefulShutdown::new();
 
         let metrics_task = metrics_listener.map(|listener| {
@@ -136,19 +157,32 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(api.clone());
+                    let stream = IdleTimeout::new(stream, limits.idle_timeout);
+                    let service = TowerToHyperService::new(
+                        api.clone().layer(Extension(ClientAddr(peer.ip()))),
+                    );
                     let builder = builder.clone();
                     let watcher = graceful.watcher();
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         let outcome = match tls {
-                            Some(acceptor) => match acceptor.accept(stream).await {
-                                Ok(stream) => watcher.watch(serve_connection(&builder, stream, service)).await,
-                                Err(error) => {
-                                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                                    return;
+                            Some(acceptor) => {
+                                let handshake = tokio::time::timeout(
+                                    limits.header_read_timeout,
+                                    acceptor.accept(stream),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(stream)) => watcher.watch(serve_connection(&builder, stream, service)).await,
+                                    Ok(Err(error)) => {
+                                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                                        return;
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(%peer, "TLS handshake timed out");
+                                        return;
+                                    }
                                 }
-                            },
+                            }
                             None => watcher.watch(serve_connection(&builder, stream, service)).await,
                         };
                         if let Err(error) = outcome {

@@ -16,6 +16,7 @@ use gantry_spec::error_code::ErrorCode;
 
 use crate::auth::{mount_allowed, needs};
 use crate::error::ApiError;
+use crate::limits::{ClientAddr, UploadSlot};
 use crate::query::Query;
 use crate::route::{self, Route, RouteError};
 use crate::state::AppState;
@@ -64,6 +65,20 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
     let headers = &parts.headers;
     let state = &state;
     let head = method == Method::HEAD;
+    // One client may stream only so many uploads at once; the slot is held until the
+    // handler has read the body.
+    let _upload_slot = match upload_slot(state, &route, &method, &parts.extensions) {
+        Ok(slot) => slot,
+        Err(error) => {
+            let mut response = error.into_response();
+            if unread_body_possible {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return response;
+        }
+    };
 
     let outcome = match (&route, &method) {
         (Route::Base, &Method::GET | &Method::HEAD) => {
@@ -116,6 +131,33 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A slot among the client's uploads for a request that streams a blob body; 429 when the
+/// client has too many in flight.
+fn upload_slot(
+    state: &AppState,
+    route: &Route,
+    method: &Method,
+    extensions: &axum::http::Extensions,
+) -> Result<Option<UploadSlot>, ApiError> {
+    let uploading = matches!(
+        (route, method),
+        (Route::UploadStart { .. }, &Method::POST)
+            | (Route::Upload { .. }, &Method::PATCH | &Method::PUT)
+    );
+    let Some(ClientAddr(client)) = extensions.get::<ClientAddr>().copied() else {
+        return Ok(None);
+    };
+    if !uploading {
+        return Ok(None);
+    }
+    match state.upload_slots.acquire(client) {
+        Some(slot) => Ok(Some(slot)),
+        None => Err(ApiError::new(ErrorCode::TooManyRequests)
+            .message("too many uploads in flight from this client")
+            .header(header::RETRY_AFTER, HeaderValue::from_static("1"))),
+    }
 }
 
 /// Whether the request says it carries a body.

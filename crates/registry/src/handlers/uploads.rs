@@ -75,7 +75,7 @@ pub(crate) async fn start(
     };
 
     // The whole blob in this one request: nothing of it may outlive a failure.
-    if let Err(error) = write_body(&mut writer, body).await {
+    if let Err(error) = write_body(state, &mut writer, body).await {
         writer.cancel().await?;
         return Err(error);
     }
@@ -108,7 +108,7 @@ pub(crate) async fn patch(
     let mut writer = resume(state, name, id, query).await?;
     let expected = check_chunk_range(&writer, headers)?;
     let before = writer.size();
-    let outcome = write_body(&mut writer, body).await;
+    let outcome = write_body(state, &mut writer, body).await;
     let received = writer.size() - before;
     // What arrived is kept either way, so the client can carry on from the session's Range.
     if let Err(error) = outcome {
@@ -144,7 +144,7 @@ pub(crate) async fn finish(
     })?)?;
     let mut writer = resume(state, name, id, query).await?;
     check_chunk_range(&writer, headers)?;
-    if let Err(error) = write_body(&mut writer, body).await {
+    if let Err(error) = write_body(state, &mut writer, body).await {
         writer.close().await?;
         return Err(error);
     }
@@ -248,14 +248,21 @@ async fn resume(
     Ok(writer)
 }
 
-/// Streams a request body into the upload.
-async fn write_body(writer: &mut BlobWriter, body: Body) -> Result<(), ApiError> {
+/// Streams a request body into the upload, refusing with 413 once the blob would pass the
+/// configured size limit.
+async fn write_body(state: &AppState, writer: &mut BlobWriter, body: Body) -> Result<(), ApiError> {
+    let limit = state.max_blob_size;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
             ApiError::new(ErrorCode::BlobUploadInvalid)
                 .message(format!("the request body failed: {error}"))
         })?;
+        if limit != 0 && writer.size().saturating_add(chunk.len() as u64) > limit {
+            return Err(ApiError::new(ErrorCode::SizeInvalid)
+                .status(StatusCode::PAYLOAD_TOO_LARGE)
+                .message(format!("blobs are limited to {limit} bytes")));
+        }
         writer.write(chunk).await?;
     }
     Ok(())
