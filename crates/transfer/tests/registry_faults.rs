@@ -306,3 +306,73 @@ async fn a_pull_into_a_layout_that_failed_resumes_where_the_layout_stands() {
         .unwrap();
     assert_eq!(top.digest(), image.manifest.digest());
 }
+
+#[tokio::test]
+async fn a_resumed_pull_from_a_server_that_ignores_range_drops_the_kept_prefix() {
+    let registry = Registry::start().await;
+    let client = client();
+    let big = content(1_200, 1_200_000);
+    let image = Image::new(Kind::Oci, "linux/amd64", std::slice::from_ref(&big));
+    push_image(&client, &registry.reference("skip/app"), &image, Some("v1")).await;
+    let digest = copy_support::sha256(&big);
+    let path: &'static str = Box::leak(format!("/blobs/{digest}").into_boxed_str());
+    // The first run fails for good half-way; afterwards the server ignores Range.
+    let proxy = FaultProxy::start(
+        &registry.host,
+        vec![
+            Rule::new("GET", path, 4, Fault::CutAfter(150_000)),
+            Rule::new("GET", path, 100, Fault::IgnoreRange),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let source = RegistrySource::new(client.clone(), reference(&proxy.host, "skip/app:v1"));
+    let once = CopyOptions::new().with_retry(RetryOptions::new(
+        1,
+        Duration::from_millis(1),
+        Duration::from_millis(1),
+    ));
+    {
+        let destination = OciLayoutDestination::create(&layout, Some("v1".to_owned()))
+            .await
+            .unwrap();
+        Copier::new()
+            .copy(&source, &destination, &once)
+            .await
+            .unwrap_err();
+    }
+    let destination = OciLayoutDestination::create(&layout, Some("v1".to_owned()))
+        .await
+        .unwrap();
+    let (sink, events) = recorder();
+    Copier::new()
+        .copy(
+            &source,
+            &destination,
+            &CopyOptions::new().with_progress(sink),
+        )
+        .await
+        .unwrap();
+    let started = events.lock().unwrap().iter().find_map(|e| match e {
+        ProgressEvent::Transferring {
+            digest: d, done, ..
+        } if *d == digest => Some(*done),
+        _ => None,
+    });
+    assert!(started.unwrap() > 0, "the second run resumed: {started:?}");
+    let gets = proxy.blob_gets(digest.as_str());
+    let second_run: Vec<bool> = gets[4..].iter().map(|g| g.range.is_some()).collect();
+    assert_eq!(
+        second_run,
+        [true, false],
+        "asked for the rest, was refused, read the whole blob"
+    );
+    let back = gantry_transfer::layout::OciLayoutSource::open(&layout, Some("v1".to_owned()))
+        .await
+        .unwrap();
+    let top = gantry_transfer::ImageSource::manifest(&back, None)
+        .await
+        .unwrap();
+    assert_eq!(top.digest(), image.manifest.digest());
+}

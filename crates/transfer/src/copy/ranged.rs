@@ -92,13 +92,20 @@ async fn pass(
     let size = descriptor.size;
     let chunk = settings.chunk_size.max(1);
     let first_end = start.saturating_add(chunk).min(size);
-    let first = match ctx.source.blob_range(descriptor, start, first_end).await {
-        Ok(Some(stream)) => stream,
-        Ok(None) => return Pass::NoRanges(start),
-        Err(error) if retryable(&error) => return Pass::Failed { at: start, error },
-        Err(error) => {
+    let stall = ctx.options.stall_timeout;
+    let probe = tokio::time::timeout(stall, ctx.source.blob_range(descriptor, start, first_end));
+    let first = match probe.await {
+        Ok(Ok(Some(stream))) => stream,
+        Ok(Ok(None)) => return Pass::NoRanges(start),
+        Ok(Err(error)) if retryable(&error) => return Pass::Failed { at: start, error },
+        Ok(Err(error)) => {
             tracing::debug!(%error, "a ranged request failed; reading the blob as one stream");
             return Pass::NoRanges(start);
+        }
+        Err(_) => {
+            let seconds = stall.as_secs().max(1);
+            let error = TransferError::Stalled { seconds };
+            return Pass::Failed { at: start, error };
         }
     };
     // Workers beyond the first each take a request of the source registry's limit, if free.
