@@ -17,6 +17,10 @@
 //! session: [`resume_offset`](ImageDestination::resume_offset) asks the registry how many bytes
 //! that session holds, and the next `put_blob` from that offset continues it. The session a
 //! refused mount opens is kept the same way and used for the upload.
+//!
+//! A manifest with a `subject` (a signature, an SBOM) must be findable among its subject's
+//! referrers: when the registry has no referrers API, the destination keeps the tag schema's
+//! index (`<alg>-<hex>`) up to date itself.
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -291,6 +295,45 @@ impl RegistryDestination {
     }
 }
 
+impl RegistryDestination {
+    /// Makes `manifest` findable among the referrers of `subject`: a registry with the
+    /// referrers API lists it already; for one without, the manifest is added to the index
+    /// tagged with the tag schema's `<alg>-<hex>` (read, extended, written back: two copies
+    /// adding referrers of one subject at once may lose one entry).
+    async fn list_referrer(
+        &self,
+        manifest: &Manifest,
+        subject: &Digest,
+    ) -> Result<(), TransferError> {
+        let repository = self.repository();
+        let listed = self.client.referrers(&repository, subject, None).await?;
+        if listed
+            .iter()
+            .any(|entry| &entry.digest == manifest.digest())
+        {
+            return Ok(());
+        }
+        let tag = gantry_client::fallback_tag(subject);
+        let tagged = repository
+            .with_tag(&tag)
+            .map_err(|error| TransferError::InvalidName {
+                input: format!("{repository}:{tag}"),
+                reason: error.to_string(),
+            })?;
+        let mut entries = match self.client.get_manifest(&tagged).await {
+            Ok(index) => index.manifests().to_vec(),
+            Err(error) if error.is_not_found() => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        entries.retain(|entry| &entry.digest != manifest.digest());
+        entries.push(gantry_spec::referrers::descriptor(manifest));
+        let index = gantry_spec::referrers::index(entries)?;
+        tracing::debug!(%tag, "no referrers API; updating the tag schema's index");
+        self.client.put_manifest(&tagged, &index).await?;
+        Ok(())
+    }
+}
+
 /// Reads a whole (small) blob stream into memory.
 async fn collect(mut data: BlobStream, limit: u64) -> Result<Bytes, TransferError> {
     let mut buffer = BytesMut::with_capacity(usize::try_from(limit).unwrap_or(0));
@@ -421,6 +464,9 @@ impl ImageDestination for RegistryDestination {
     async fn put_manifest(&self, manifest: &Manifest) -> Result<(), TransferError> {
         let by_digest = self.repository().with_digest(manifest.digest().clone());
         self.client.put_manifest(&by_digest, manifest).await?;
+        if let Some(subject) = manifest.subject() {
+            self.list_referrer(manifest, &subject.digest).await?;
+        }
         Ok(())
     }
 

@@ -361,6 +361,71 @@ async fn referrers_are_copied_when_asked() {
 }
 
 #[tokio::test]
+async fn referrers_reach_a_registry_without_the_api_through_the_tag_schema() {
+    let (from, to) = (Registry::start().await, Registry::start().await);
+    let client = client();
+    let repository = from.reference("signed/app");
+    let image = Image::new(Kind::Oci, "linux/amd64", &layers(15, 1, 5_000));
+    push_image(&client, &repository, &image, Some("v1")).await;
+    client
+        .push_blob_bytes(
+            &repository,
+            &Descriptor::empty().digest,
+            bytes::Bytes::from_static(b"{}"),
+        )
+        .await
+        .unwrap();
+    let mut signatures = Vec::new();
+    for kind in ["signature", "sbom"] {
+        let referrer = ImageManifest::builder(Descriptor::empty())
+            .artifact_type(format!("application/vnd.example.{kind}"))
+            .subject(image.manifest.descriptor())
+            .build()
+            .unwrap();
+        push_manifest(&client, &repository, &referrer, None).await;
+        signatures.push(referrer);
+    }
+    // The destination answers 404 to the referrers API, as registries without it do.
+    let proxy = FaultProxy::start(
+        &to.host,
+        vec![Rule::new("GET", "/referrers/", 100, Fault::Answer(404))],
+    )
+    .await;
+    let source = RegistrySource::new(client.clone(), from.reference("signed/app:v1"));
+    let destination = RegistryDestination::new(
+        client.clone(),
+        copy_support::reference(&proxy.host, "signed/app:v1"),
+    );
+    let options = CopyOptions::new().with_referrers(true);
+    let report = Copier::new()
+        .copy(&source, &destination, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.referrers.len(), 2);
+
+    let tag = gantry_client::fallback_tag(image.manifest.digest());
+    let index = client
+        .get_manifest(&to.reference(&format!("signed/app:{tag}")))
+        .await
+        .unwrap();
+    let mut listed: Vec<_> = index.manifests().iter().map(|d| d.digest.clone()).collect();
+    let mut expected: Vec<_> = signatures.iter().map(|m| m.digest().clone()).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let through_fallback = client
+        .referrers(
+            &copy_support::reference(&proxy.host, "signed/app"),
+            image.manifest.digest(),
+            Some("application/vnd.example.sbom"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(through_fallback.len(), 1);
+    assert_eq!(through_fallback[0].digest, *signatures[1].digest());
+}
+
+#[tokio::test]
 async fn every_blob_reports_its_progress() {
     let (from, to) = (Registry::start().await, Registry::start().await);
     let client = client();
