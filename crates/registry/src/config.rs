@@ -77,7 +77,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// A certificate chain and its private key, both PEM files.
+/// A certificate chain and its private key, both PEM files, read again when they change; and
+/// optionally the CAs whose client certificates are accepted (mutual TLS).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -85,6 +86,32 @@ pub struct TlsConfig {
     pub certificate: PathBuf,
     /// The private key.
     pub key: PathBuf,
+    /// Seconds between checks of the two files for a new certificate (10 by default).
+    #[serde(default = "default_reload_interval")]
+    pub reload_interval_secs: u64,
+    /// PEM CA certificates: when set, clients must present a certificate one of them signed.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`, also accept clients without a certificate (off by default).
+    #[serde(default)]
+    pub client_auth_optional: bool,
+}
+
+fn default_reload_interval() -> u64 {
+    10
+}
+
+impl TlsConfig {
+    /// TLS with `certificate` and `key`, and the defaults for the rest.
+    pub fn new(certificate: impl Into<PathBuf>, key: impl Into<PathBuf>) -> TlsConfig {
+        TlsConfig {
+            certificate: certificate.into(),
+            key: key.into(),
+            reload_interval_secs: default_reload_interval(),
+            client_ca: None,
+            client_auth_optional: false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -188,10 +215,9 @@ impl Config {
                 };
             }
             "TLS_CERTIFICATE" | "TLS_KEY" => {
-                let tls = self.tls.get_or_insert_with(|| TlsConfig {
-                    certificate: PathBuf::new(),
-                    key: PathBuf::new(),
-                });
+                let tls = self
+                    .tls
+                    .get_or_insert_with(|| TlsConfig::new(PathBuf::new(), PathBuf::new()));
                 if name == "TLS_KEY" {
                     tls.key = PathBuf::from(value);
                 } else {
@@ -204,6 +230,18 @@ impl Config {
                     Some(true) => self.auth = Some(settings),
                     Some(false) => return Err(invalid()),
                     None => {}
+                }
+            }
+            "TLS_CLIENT_CA" | "TLS_CLIENT_AUTH_OPTIONAL" | "TLS_RELOAD_INTERVAL_SECS" => {
+                let tls = self
+                    .tls
+                    .get_or_insert_with(|| TlsConfig::new(PathBuf::new(), PathBuf::new()));
+                match name {
+                    "TLS_CLIENT_CA" => tls.client_ca = Some(PathBuf::from(value)),
+                    "TLS_CLIENT_AUTH_OPTIONAL" => {
+                        tls.client_auth_optional = parse_bool(value).ok_or_else(invalid)?;
+                    }
+                    _ => tls.reload_interval_secs = value.parse().map_err(|_| invalid())?,
                 }
             }
             "METRICS_LISTEN" => self.metrics_listen = Some(value.parse().map_err(|_| invalid())?),
@@ -343,5 +381,26 @@ actions = [\"fly\"]"
         assert!(config.apply_env("GANTRY_LISTEN", "nowhere").is_err());
         assert!(config.apply_env("GANTRY_DELETE_ENABLED", "maybe").is_err());
         assert!(config.apply_env("GANTRY_LOG_FORMAT", "xml").is_err());
+        assert!(
+            config
+                .apply_env("GANTRY_TLS_CLIENT_AUTH_OPTIONAL", "maybe")
+                .is_err()
+        );
+        assert!(
+            config
+                .apply_env("GANTRY_IDLE_TIMEOUT_SECS", "soon")
+                .is_err()
+        );
+        config.apply_env("GANTRY_TLS_CLIENT_CA", "/ca.pem").unwrap();
+        config
+            .apply_env("GANTRY_TLS_RELOAD_INTERVAL_SECS", "3")
+            .unwrap();
+        config.apply_env("GANTRY_MAX_BLOB_SIZE", "1024").unwrap();
+        let tls = config.tls.clone().unwrap();
+        assert_eq!(
+            (tls.client_ca, tls.reload_interval_secs),
+            (Some(PathBuf::from("/ca.pem")), 3)
+        );
+        assert_eq!(config.max_blob_size, 1024);
     }
 }

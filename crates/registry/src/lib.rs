@@ -39,6 +39,7 @@ mod range;
 pub mod route;
 mod server;
 mod state;
+mod tls;
 
 pub use crate::auth::settings::{AccessRule, AuthConfig, TokenConfig};
 pub use crate::config::{Config, LogConfig, LogFormat, TlsConfig};

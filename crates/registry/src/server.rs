@@ -23,11 +23,12 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Auth;
-use crate::config::{Config, TlsConfig};
+use crate::config::Config;
 use crate::idle::IdleTimeout;
 use crate::limits::{ClientAddr, UploadSlots};
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::tls::{self, ReloadingCertificate};
 use crate::{ServerError, app};
 
 /// How long in-flight requests get to finish once shutdown begins.
@@ -38,6 +39,8 @@ pub struct Server {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
+    /// The served certificate and how often its files are checked for a new one.
+    certificate: Option<(Arc<ReloadingCertificate>, Duration)>,
     state: AppState,
     purge_interval: Option<Duration>,
     limits: ConnectionLimits,
@@ -76,7 +79,14 @@ impl Server {
             upload_slots: Arc::new(UploadSlots::new(config.max_uploads_per_client)),
             max_blob_size: config.max_blob_size,
         };
-        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let (tls, certificate) = match &config.tls {
+            Some(settings) => {
+                let (acceptor, certificate) = tls::acceptor(settings)?;
+                let every = Duration::from_secs(settings.reload_interval_secs.max(1));
+                (Some(acceptor), Some((certificate, every)))
+            }
+            None => (None, None),
+        };
         let listener = bind(config.listen).await?;
         let metrics_listener = match config.metrics_listen {
             Some(address) => Some(bind(address).await?),
@@ -86,6 +96,7 @@ impl Server {
             listener,
             metrics_listener,
             tls,
+            certificate,
             state,
             purge_interval: (config.upload_purge_interval_secs > 0)
                 .then(|| Duration::from_secs(config.upload_purge_interval_secs)),
@@ -120,10 +131,13 @@ impl Server {
             listener,
             metrics_listener,
             tls,
+            certificate,
             state,
             purge_interval,
             limits,
         } = self;
+        let reload_task =
+            certificate.map(|(certificate, every)| tokio::spawn(reload_loop(certificate, every)));
         let api = app::router(state.clone());
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -201,7 +215,10 @@ impl Server {
         {
             tracing::warn!("in-flight requests did not finish in time");
         }
-        for task in [metrics_task, purge_task].into_iter().flatten() {
+        for task in [metrics_task, purge_task, reload_task]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         Ok(())
@@ -266,6 +283,16 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(%error, "storage is not ready");
             (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n")
         }
+    }
+}
+
+/// Checks the certificate's files every `every`, loading new ones when they change.
+async fn reload_loop(certificate: Arc<ReloadingCertificate>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        let certificate = Arc::clone(&certificate);
+        let _ = tokio::task::spawn_blocking(move || certificate.reload_if_changed()).await;
     }
 }
 
@@ -343,28 +370,4 @@ fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(content)?;
     file.sync_all()
-}
-
-fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-    let tls_error = |what: &str, path: &Path, error: &dyn std::fmt::Display| {
-        ServerError::Tls(format!("{what} {}: {error}", path.display()))
-    };
-    let certificates = CertificateDer::pem_file_iter(&config.certificate)
-        .map_err(|e| tls_error("cannot read certificate", &config.certificate, &e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls_error("invalid certificate", &config.certificate, &e))?;
-    let key = PrivateKeyDer::from_pem_file(&config.key)
-        .map_err(|e| tls_error("cannot read key", &config.key, &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certificates, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(server)))
 }

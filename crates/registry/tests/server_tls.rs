@@ -16,10 +16,7 @@ async fn serves_https_with_http2_by_alpn() {
     std::fs::write(&certificate, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
 
-    let tls = TlsConfig {
-        certificate: certificate.clone(),
-        key: key.clone(),
-    };
+    let tls = TlsConfig::new(certificate.clone(), key.clone());
     let server = TestServer::start_with(|config| config.tls = Some(tls)).await;
     let port = server.url.rsplit(':').next().unwrap().to_owned();
     let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
@@ -63,10 +60,10 @@ async fn unusable_tls_material_stops_the_server_with_a_clear_error() {
     let config = gantry_registry::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         root: dir.path().join("root"),
-        tls: Some(TlsConfig {
-            certificate: garbage.clone(),
-            key: dir.path().join("missing.pem"),
-        }),
+        tls: Some(TlsConfig::new(
+            garbage.clone(),
+            dir.path().join("missing.pem"),
+        )),
         ..gantry_registry::Config::default()
     };
     let error = gantry_registry::Server::bind(&config)
