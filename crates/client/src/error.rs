@@ -2,6 +2,7 @@
 //! against `gantry_spec::error_code`.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use gantry_reference::{Digest, DigestError, ReferenceError};
 use gantry_spec::SpecError;
@@ -37,6 +38,8 @@ pub enum ClientError {
         raw_code: Option<String>,
         /// The first error message of the body, or empty.
         message: String,
+        /// How long the registry asked the client to wait (`Retry-After`), when it said.
+        retry_after: Option<Duration>,
     },
     /// The request could not be sent or the response could not be read.
     #[error("{method} {url}: {what}")]
@@ -285,6 +288,23 @@ impl ClientError {
         matches!(self, ClientError::DigestMismatch { .. })
     }
 
+    /// How long the registry asked to be left alone (`Retry-After` on a 429 or 503 that
+    /// outlasted the retries), when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Registry { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The same error, carrying the registry's `Retry-After`.
+    pub(crate) fn with_retry_after(mut self, wait: Option<Duration>) -> ClientError {
+        if let ClientError::Registry { retry_after, .. } = &mut self {
+            *retry_after = wait;
+        }
+        self
+    }
+
     /// The HTTP status of a registry error.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -389,6 +409,7 @@ pub(crate) fn registry_error(
         code,
         raw_code,
         message,
+        retry_after: None,
     }
 }
 

@@ -158,7 +158,8 @@ pub(crate) async fn send(inner: &Inner, call: Call) -> Result<Response, ClientEr
                 }
                 let retry_after = retry_after(response.headers());
                 let body = read_prefix(response, inner.config.max_small_body).await;
-                let error = registry_error(&method, &url, status.as_u16(), &body);
+                let error = registry_error(&method, &url, status.as_u16(), &body)
+                    .with_retry_after(retry_after);
                 if last || !idempotent || !error.is_retryable() {
                     return Err(error);
                 }

@@ -102,6 +102,20 @@ async fn retry_after_is_honoured_up_to_the_cap() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
+#[tokio::test]
+async fn a_rate_limit_that_outlasts_the_retries_says_how_long_to_wait() {
+    let (server, _) = flaky(10, 429, &[("retry-after", "120")], "").await;
+    let config = ClientConfig::default().with_retry(RetryPolicy::never());
+    let client = gantry_client::Client::new(config).unwrap();
+    let error = client.ping(&server.host).await.unwrap_err();
+    assert_eq!(error.status(), Some(429));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+    // Without the header there is nothing to say.
+    let (server, _) = flaky(10, 429, &[], "").await;
+    let error = client.ping(&server.host).await.unwrap_err();
+    assert_eq!(error.retry_after(), None);
+}
+
 /// A server that accepts connections and closes them at once: every request fails in
 /// transport, after as many attempts as the policy allows.
 #[tokio::test]
