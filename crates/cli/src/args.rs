@@ -103,6 +103,10 @@ pub(crate) struct GlobalOptions {
     /// How to show the progress of transfers.
     #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
     pub(crate) progress: ProgressMode,
+    /// How many times a request that may pass (a cut connection, a 429 or 503) is tried
+    /// again, with backoff and the registry's Retry-After.
+    #[arg(long, global = true, value_name = "N", default_value_t = 3)]
+    pub(crate) retry_times: u32,
 }
 
 impl GlobalOptions {

@@ -1,6 +1,7 @@
 //! What a failure means to the user: the message, a hint with the likely fix, and the exit
 //! code (the table is in `docs/cli.md`).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::process::ExitCode;
 
@@ -52,19 +53,54 @@ pub(crate) fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 /// The kind of `error` and the hint that goes with it, from the first cause that says.
-pub(crate) fn classify(error: &anyhow::Error) -> (Failure, Option<&'static str>) {
+pub(crate) fn classify(error: &anyhow::Error) -> (Failure, Option<Cow<'static, str>>) {
     for cause in error.chain() {
         if cause.downcast_ref::<UsageError>().is_some() {
             return (Failure::Usage, None);
         }
         if let Some(client) = cause.downcast_ref::<ClientError>() {
-            return classify_client(client);
+            return with_wait(classify_client(client), client);
         }
         if let Some(transfer) = cause.downcast_ref::<TransferError>() {
-            return classify_transfer(transfer);
+            let (failure, hint) = classify_transfer(transfer);
+            return match transfer {
+                TransferError::Client(client) => with_wait((failure, hint), client),
+                _ => (failure, hint.map(Cow::Borrowed)),
+            };
         }
     }
     (Failure::Generic, None)
+}
+
+/// A client error's hint, with the wait the registry asked for when it rate-limits.
+fn with_wait(
+    (failure, hint): (Failure, Option<&'static str>),
+    error: &ClientError,
+) -> (Failure, Option<Cow<'static, str>>) {
+    match (error.status(), error.retry_after()) {
+        (Some(429), Some(wait)) => (
+            failure,
+            Some(Cow::Owned(format!(
+                "the registry is rate-limiting requests (429 Too Many Requests) and the retries \
+                 ran out: it asks to wait {} before trying again; logged-in users often get a \
+                 higher limit",
+                describe_wait(wait)
+            ))),
+        ),
+        _ => (failure, hint.map(Cow::Borrowed)),
+    }
+}
+
+/// A wait as people say it: `45 s`, `2 min 5 s`, `1 h 30 min`.
+fn describe_wait(wait: std::time::Duration) -> String {
+    let seconds = wait.as_secs().max(1);
+    match (seconds / 3600, seconds % 3600 / 60, seconds % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
 }
 
 /// What a transfer error means to the user; the client's errors inside it are read as such.
@@ -175,6 +211,20 @@ mod tests {
         let error = usage("bad reference").context("while reading the arguments");
         assert_eq!(classify(&error).0, Failure::Usage);
         assert_eq!(classify(&anyhow::anyhow!("other")).0, Failure::Generic);
+    }
+
+    #[test]
+    fn waits_read_as_people_say_them() {
+        for (seconds, said) in [
+            (0, "1 s"),
+            (45, "45 s"),
+            (120, "2 min"),
+            (125, "2 min 5 s"),
+            (3600, "1 h"),
+            (5400, "1 h 30 min"),
+        ] {
+            assert_eq!(describe_wait(std::time::Duration::from_secs(seconds)), said);
+        }
     }
 
     #[test]

@@ -79,7 +79,14 @@ async fn finish(
 
 /// Everything but credentials given on the command line and `--insecure`'s fallback.
 pub(crate) fn base_config(global: &GlobalOptions) -> anyhow::Result<ClientConfig> {
-    let mut config = ClientConfig::default().with_user_agent(USER_AGENT);
+    let default_retry = gantry_client::RetryPolicy::default();
+    let mut config = ClientConfig::default()
+        .with_user_agent(USER_AGENT)
+        .with_retry(gantry_client::RetryPolicy::new(
+            global.retry_times.saturating_add(1),
+            default_retry.initial_backoff,
+            default_retry.max_backoff,
+        ));
     if let Some(authfile) = &global.authfile {
         config = config.with_credential_sources(CredentialSources::Files(vec![authfile.clone()]));
     }

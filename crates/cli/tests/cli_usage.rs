@@ -176,7 +176,7 @@ fn rate_limited_registry(connections: usize) -> String {
             let _ = write!(
                 stream,
                 "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                 Retry-After: 90\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -188,7 +188,7 @@ fn rate_limited_registry(connections: usize) -> String {
 fn rate_limiting_that_outlasts_the_retries_says_to_wait() {
     let home = Home::new();
     let addr = rate_limited_registry(32);
-    let output = home.run(["tags", &format!("{addr}/team/app")]);
+    let output = home.run(["tags", "--retry-times", "0", &format!("{addr}/team/app")]);
     assert_exit(&output, 5);
     let said = stderr(&output);
     assert!(said.contains("429"), "{said}");
@@ -196,4 +196,5 @@ fn rate_limiting_that_outlasts_the_retries_says_to_wait() {
         said.contains("hint: the registry is rate-limiting requests"),
         "{said}"
     );
+    assert!(said.contains("it asks to wait 1 min 30 s"), "{said}");
 }
