@@ -127,10 +127,7 @@ async fn proxy_credentials_go_as_proxy_authorization_for_http_and_connect() {
     // HTTPS goes through a CONNECT tunnel, which carries the credentials too.
     let dir = tempfile::tempdir().unwrap();
     let (chain, key) = certificate(dir.path());
-    let tls = TlsConfig {
-        certificate: chain.clone(),
-        key,
-    };
+    let tls = TlsConfig::new(chain.clone(), key);
     let secure = Registry::start_with(|config| config.tls = Some(tls)).await;
     let port = secure.host.rsplit(':').next().unwrap();
     let host = format!("localhost:{port}");

@@ -27,10 +27,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
 async fn a_registry_with_its_own_ca_is_trusted_only_when_told() {
     let dir = tempfile::tempdir().unwrap();
     let (chain, key) = certificate(dir.path());
-    let tls = TlsConfig {
-        certificate: chain.clone(),
-        key: key.clone(),
-    };
+    let tls = TlsConfig::new(chain.clone(), key.clone());
     let registry = Registry::start_with(|config| config.tls = Some(tls)).await;
     let port = registry.host.rsplit(':').next().unwrap();
     let host = format!("localhost:{port}");
@@ -81,10 +78,7 @@ async fn bad_tls_material_is_refused_when_the_client_is_built() {
 /// A registry with a self-signed certificate for `localhost`, and the certificate's files.
 async fn tls_registry(dir: &Path) -> (Registry, PathBuf) {
     let (chain, key) = certificate(dir);
-    let tls = TlsConfig {
-        certificate: chain.clone(),
-        key,
-    };
+    let tls = TlsConfig::new(chain.clone(), key);
     (
         Registry::start_with(|config| config.tls = Some(tls)).await,
         chain,
