@@ -58,6 +58,9 @@ fn key_host(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
+/// The key Docker stores Docker Hub's credentials under, in `auths` and in helpers.
+const DOCKER_HUB_INDEX_KEY: &str = "https://index.docker.io/v1/";
+
 impl ConfigFile {
     pub(crate) fn parse(text: &[u8]) -> Result<ConfigFile, serde_json::Error> {
         serde_json::from_slice(text)
@@ -87,9 +90,16 @@ impl ConfigFile {
                 return Some(Found::Credential(credential));
             }
         }
+        // Docker keeps Docker Hub's credentials under its legacy index URL, in helpers too.
+        let server = names
+            .iter()
+            .find(|name| **name == DOCKER_HUB_INDEX_KEY)
+            .or(names.first())
+            .copied()
+            .unwrap_or_default();
         self.creds_store.as_ref().map(|name| Found::Helper {
             name: name.clone(),
-            server: names.first().copied().unwrap_or_default().to_owned(),
+            server: server.to_owned(),
         })
     }
 }
@@ -176,6 +186,24 @@ mod tests {
             );
         }
         assert_eq!(ConfigFile::default().find(&["ghcr.io"]), None);
+    }
+
+    #[test]
+    fn the_store_is_asked_for_docker_hub_under_its_index_url() {
+        let file = ConfigFile::parse(br#"{"credsStore": "desktop"}"#).unwrap();
+        let hub = [
+            "docker.io",
+            "index.docker.io",
+            "https://index.docker.io/v1/",
+            "registry-1.docker.io",
+        ];
+        assert_eq!(
+            file.find(&hub),
+            Some(Found::Helper {
+                name: "desktop".to_owned(),
+                server: "https://index.docker.io/v1/".to_owned()
+            })
+        );
     }
 
     #[test]
