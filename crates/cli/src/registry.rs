@@ -54,7 +54,8 @@ pub(crate) async fn client_with_credential(
 
 /// Decides HTTP or HTTPS for `hosts` and builds the client. A loopback registry gets plain
 /// HTTP unless TLS options were given (`--ca-file`, `--cert-dir`, `--insecure`) and it speaks
-/// HTTPS; with `--insecure`, another registry that does not speak HTTPS gets plain HTTP.
+/// HTTPS; with `--insecure`, another registry is an insecure host of the client, which tries
+/// HTTPS without certificate checks and falls back to plain HTTP.
 async fn finish(
     mut config: ClientConfig,
     global: &GlobalOptions,
@@ -69,8 +70,8 @@ async fn finish(
                 tracing::info!(%host, "loopback registry speaks HTTPS");
                 config = config.with_https_host(*host);
             }
-        } else if global.is_insecure() && !speaks_https(&config, host).await {
-            tracing::info!(%host, "no HTTPS; falling back to plain HTTP");
+        } else if global.is_insecure() {
+            // The client tries HTTPS without certificate checks, then plain HTTP.
             config = config.with_insecure_host(*host);
         }
     }
