@@ -203,3 +203,43 @@ pub fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
         .collect();
     std::fs::write(path, lines).unwrap();
 }
+
+/// alice (password `wonderland`) may do anything to `alice/**` and list the catalog; carol
+/// (`no-rights`) is a known user the policy gives nothing. Token mode adds the built-in
+/// issuer. Returns the configuration file's path.
+pub fn write_config(dir: &Path, token: bool) -> PathBuf {
+    let htpasswd = dir.join("htpasswd");
+    write_htpasswd(
+        &htpasswd,
+        &[("alice", "wonderland"), ("carol", "no-rights")],
+    );
+    let token_table = if token {
+        "[auth.token]\nissue = true\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"listen = "127.0.0.1:0"
+root = {root:?}
+delete_enabled = true
+upload_purge_interval_secs = 0
+
+[auth]
+htpasswd = {htpasswd:?}
+
+[[auth.access]]
+repositories = ["alice/**"]
+users = ["alice"]
+actions = ["pull", "push", "delete"]
+
+[[auth.access]]
+catalog = true
+users = ["alice"]
+
+{token_table}"#,
+        root = dir.join("root"),
+    );
+    let path = dir.join("gantry.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
