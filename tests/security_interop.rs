@@ -162,7 +162,7 @@ async fn gantry_client_round_trip(token: bool) {
         )
         .unwrap()
     };
-    let reference = Reference::parse(&format!("{host}/alice/app:v1")).unwrap();
+    let reference = Reference::parse(format!("{host}/alice/app:v1")).unwrap();
     let layer = Bytes::from_static(b"a layer pushed by gantry-client");
     let digest = Digest::of(Algorithm::Sha256, &layer);
 
@@ -180,7 +180,7 @@ async fn gantry_client_round_trip(token: bool) {
         alice.head_blob(&reference, &digest).await.unwrap(),
         layer.len() as u64
     );
-    let outside = Reference::parse(&format!("{host}/carol/app:v1")).unwrap();
+    let outside = Reference::parse(format!("{host}/carol/app:v1")).unwrap();
     let denied = alice.push_blob_bytes(&outside, &digest, layer).await;
     assert!(denied.is_err(), "alice pushed outside her repositories");
     let repositories = alice.catalog(&host).await.unwrap();
