@@ -315,7 +315,12 @@ async fn sequential(
                     Err(_) => break 'attempt stalled(),
                 };
             loop {
-                match tokio::time::timeout(stall, stream.next()).await {
+                let next = tokio::select! {
+                    next = tokio::time::timeout(stall, stream.next()) => next,
+                    // The destination gave up: stop reading at once.
+                    () = sender.closed() => return Feed::Abandoned,
+                };
+                match next {
                     Err(_) => break 'attempt stalled(),
                     Ok(None) => {
                         sink.emit(ProgressEvent::Verifying {

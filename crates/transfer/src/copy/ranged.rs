@@ -159,6 +159,7 @@ async fn pass(
         }
         let head = tokio::select! {
             head = pending.next() => head,
+            () = sender.closed() => return Pass::Abandoned,
             () = watchdog.expired() => {
                 let seconds = ctx.options.stall_timeout.as_secs().max(1);
                 return Pass::Failed { at: delivered, error: TransferError::Stalled { seconds } };

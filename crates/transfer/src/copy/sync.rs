@@ -113,7 +113,8 @@ pub async fn sync_repository(
 }
 
 /// [`sync_repository`] to any transport: `destination_for` gives the destination of each tag
-/// (a layout with that ref name, say).
+/// (a layout with that ref name, say). Destinations that take one writer at a time (every tag
+/// into one OCI layout) need [`SyncOptions::images_at_once`] set to 1.
 pub async fn sync_tags<F>(
     copier: &Copier,
     client: &Client,
