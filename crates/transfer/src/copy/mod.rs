@@ -348,12 +348,17 @@ impl Copier {
         if options.referrers {
             // Referrers point at their subject's digest: only manifests kept byte for byte
             // still have theirs.
-            let kept: Vec<Digest> = node
+            let (kept, converted): (Vec<Digest>, Vec<Digest>) = node
                 .manifests_children_first()
                 .into_iter()
                 .map(|m| m.digest().clone())
-                .filter(|digest| source_manifests.contains(digest))
-                .collect();
+                .partition(|digest| source_manifests.contains(digest));
+            if !converted.is_empty() {
+                tracing::warn!(
+                    manifests = converted.len(),
+                    "referrers of converted manifests are not copied: they name the old digests"
+                );
+            }
             copied_referrers = referrers::copy_referrers(&ctx, &kept).await?;
         }
         Ok(CopyReport {
