@@ -28,6 +28,32 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 #[test]
+fn authorization_header() {
+    let check = fuzz_checks::authorization_header::check;
+    replay("authorization_header", check);
+}
+
+#[test]
+fn content_range() {
+    replay("content_range", fuzz_checks::content_range::check);
+}
+
+#[test]
+fn jwt_header() {
+    replay("jwt_header", fuzz_checks::jwt_header::check);
+}
+
+#[test]
+fn range() {
+    replay("range", fuzz_checks::range::check);
+}
+
+#[test]
+fn upload_state_token() {
+    replay("upload_state_token", fuzz_checks::upload_state_token::check);
+}
+
+#[test]
 fn digest_parse() {
     replay("digest_parse", fuzz_checks::digest_parse::check);
 }

@@ -35,7 +35,7 @@ mod limits;
 mod metrics;
 mod observe;
 mod query;
-mod range;
+pub mod range;
 pub mod route;
 mod server;
 mod state;

@@ -1,8 +1,9 @@
 //! Byte ranges: the `Range` header of a blob GET and the `Content-Range` of an upload chunk.
+//! Both are read before anything else of the request (fuzz targets `range`, `content_range`).
 
 /// What a blob GET's `Range` header asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RangeRequest {
+pub enum RangeRequest {
     /// No usable range: send the whole blob.
     Whole,
     /// The bytes from `start` to `end`, inclusive, within the blob.
@@ -18,7 +19,7 @@ pub(crate) enum RangeRequest {
 
 /// Reads a `Range` header against a blob of `size` bytes. Forms: `bytes=a-b`, `bytes=a-`,
 /// `bytes=-n`. A header that is not a single byte range is ignored, as HTTP allows.
-pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return RangeRequest::Whole;
     };
@@ -73,7 +74,7 @@ pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 
 /// Reads an upload chunk's `Content-Range: <start>-<end>` (Distribution's form, with or
 /// without a `bytes ` prefix and a `/total` suffix). `None` when it is not of that form.
-pub(crate) fn parse_content_range(header: &str) -> Option<(u64, u64)> {
+pub fn parse_content_range(header: &str) -> Option<(u64, u64)> {
     let spec = header.trim();
     let spec = spec.strip_prefix("bytes ").unwrap_or(spec);
     let spec = spec.split_once('/').map_or(spec, |(range, _)| range);

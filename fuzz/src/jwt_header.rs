@@ -1,0 +1,20 @@
+//! The registry's token splitter never panics, accepts only the signature algorithms it
+//! verifies, and what it accepts covers exactly the token's first two parts.
+
+use gantry_registry::auth::jwt::{self, MAX_TOKEN_LEN};
+
+/// Splits `data` as a compact JWT and checks the parts.
+pub fn check(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(jws) = jwt::parse(token) else {
+        return;
+    };
+    assert!(token.len() <= MAX_TOKEN_LEN);
+    assert!(token.starts_with(jws.signing_input));
+    assert_eq!(jws.signing_input.matches('.').count(), 1);
+    assert_eq!(token[jws.signing_input.len()..].matches('.').count(), 1);
+    assert_ne!(jws.header.alg.as_str(), "none");
+    assert!(jws.header.x5c.len() <= 8);
+}
