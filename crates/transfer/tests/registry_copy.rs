@@ -15,8 +15,9 @@ use copy_support::{
 };
 use gantry_spec::{Descriptor, ImageManifest, ManifestKind, Platform, media_type};
 use gantry_transfer::copy::{
-    Copier, CopyOptions, ManifestFormat, PlatformSelection, SyncOptions, sync_repository,
+    Copier, CopyOptions, ManifestFormat, PlatformSelection, SyncOptions, sync_repository, sync_tags,
 };
+use gantry_transfer::layout::{OciLayoutDestination, OciLayoutSource};
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
 use gantry_transfer::{ImageDestination, ImageSource, ProgressEvent};
 
@@ -651,4 +652,67 @@ async fn one_request_per_registry_is_enough_in_either_direction() {
     ] {
         validate_at(&client, &reference).await;
     }
+}
+
+#[tokio::test]
+async fn a_repository_syncs_into_a_layout_one_image_at_a_time() {
+    let registry = Registry::start().await;
+    let client = client();
+    let mut digests = Vec::new();
+    for (i, tag) in ["a", "b"].iter().enumerate() {
+        let image = Image::new(Kind::Oci, "linux/amd64", &layers(30 + i as u64, 2, 4_000));
+        push_image(
+            &client,
+            &registry.reference("sync/layout"),
+            &image,
+            Some(tag),
+        )
+        .await;
+        digests.push(image.manifest.digest().clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let options = SyncOptions::new(CopyOptions::new()).with_images_at_once(1);
+    let report = sync_tags(
+        &Copier::new(),
+        &client,
+        &registry.reference("sync/layout"),
+        &options,
+        |tag| {
+            let layout = layout.clone();
+            async move {
+                let destination: Box<dyn ImageDestination> =
+                    Box::new(OciLayoutDestination::create(layout, Some(tag)).await?);
+                Ok(destination)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.copied.len(), 2, "{:?}", report.failed);
+    for (tag, digest) in ["a", "b"].iter().zip(&digests) {
+        let source = OciLayoutSource::open(&layout, Some((*tag).to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(source.manifest(None).await.unwrap().digest(), digest);
+    }
+}
+
+#[test]
+fn formats_and_platform_selections_parse() {
+    assert_eq!(ManifestFormat::parse("oci").unwrap(), ManifestFormat::Oci);
+    assert_eq!(
+        ManifestFormat::parse("v2s2").unwrap(),
+        ManifestFormat::DockerV2S2
+    );
+    assert!(ManifestFormat::parse("v1").is_err());
+    assert_eq!(
+        PlatformSelection::parse("all").unwrap(),
+        PlatformSelection::All
+    );
+    assert_eq!(
+        PlatformSelection::parse("linux/arm/v7").unwrap(),
+        PlatformSelection::Platform(Platform::parse("linux/arm/v7").unwrap())
+    );
+    assert!(PlatformSelection::parse("not a platform").is_err());
 }

@@ -97,17 +97,19 @@ pub async fn sync_repository(
     options: &SyncOptions,
 ) -> Result<SyncReport, TransferError> {
     let destination = destination.name_only();
-    sync_tags(copier, client, source, options, |tag| {
-        let reference = destination
-            .with_tag(tag)
+    sync_tags(copier, client, source, options, |tag: String| {
+        let tagged = destination
+            .with_tag(&tag)
             .map_err(|error| TransferError::InvalidName {
                 input: format!("{destination}:{tag}"),
                 reason: error.to_string(),
-            })?;
-        Ok(Box::new(RegistryDestination::new(
-            client.clone(),
-            reference,
-        )))
+            });
+        let client = client.clone();
+        async move {
+            let opened: Box<dyn ImageDestination> =
+                Box::new(RegistryDestination::new(client, tagged?));
+            Ok(opened)
+        }
     })
     .await
 }
@@ -115,7 +117,7 @@ pub async fn sync_repository(
 /// [`sync_repository`] to any transport: `destination_for` gives the destination of each tag
 /// (a layout with that ref name, say). Destinations that take one writer at a time (every tag
 /// into one OCI layout) need [`SyncOptions::images_at_once`] set to 1.
-pub async fn sync_tags<F>(
+pub async fn sync_tags<F, D>(
     copier: &Copier,
     client: &Client,
     source: &Reference,
@@ -123,7 +125,8 @@ pub async fn sync_tags<F>(
     destination_for: F,
 ) -> Result<SyncReport, TransferError>
 where
-    F: Fn(&str) -> Result<Box<dyn ImageDestination>, TransferError> + Sync,
+    F: Fn(String) -> D + Sync,
+    D: Future<Output = Result<Box<dyn ImageDestination>, TransferError>> + Send,
 {
     let repository = source.name_only();
     let mut tags = client.list_tags(&repository).await?;
@@ -145,7 +148,7 @@ where
                             reason: error.to_string(),
                         })?;
                 let source = RegistrySource::new(client.clone(), reference);
-                let destination = destination_for(&tag)?;
+                let destination = destination_for(tag.clone()).await?;
                 copier
                     .copy(&source, destination.as_ref(), &options.copy)
                     .await
