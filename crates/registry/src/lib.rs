@@ -9,6 +9,10 @@
 //!   with `/metrics`, `/healthz` and `/readyz` on the metrics address.
 //! - [`route`]: the `/v2/` router, which reads repository names with slashes in them.
 //! - [`ApiError`]: errors in the OCI error form, rendered from `gantry_spec`'s table.
+//! - [`auth`]: HTTP Basic against an htpasswd file, Bearer tokens (Docker's token
+//!   specification), the built-in token issuer, and the access policy every endpoint answers to
+//!   ([`AuthConfig`]); `docs/security.md` says what is checked where.
+//! - [`range`]: the `Range` and `Content-Range` parsers.
 //!
 //! ```no_run
 //! use gantry_registry::{Config, Server};
