@@ -468,6 +468,15 @@ fn run_matrix(token_mode: bool) {
         }
     }
     assert_eq!(cells, 17 * CALLERS.len());
+    // Secrets never reach the log: not the passwords, not a token, not an upload's state.
+    let log = served.log();
+    assert!(log.contains("request"), "the access log is on: {log}");
+    for secret in [ALICE.1, CAROL.1, "not-her-password", "_state="] {
+        assert!(!log.contains(secret), "{mode}: the log holds {secret:?}");
+    }
+    if let Some(token) = alice.strip_prefix("Bearer ") {
+        assert!(!log.contains(token), "{mode}: the log holds a token");
+    }
 }
 
 #[test]
