@@ -76,7 +76,10 @@ impl PublicKey {
                     .verify(message, signature)
                     .is_ok()
             }
-            // ring has no P-521: ES512 keys load, but no ES512 signature verifies.
+            // ring has no P-521; RustCrypto's p521 verifies ES512.
+            (PublicKey::Ec(Curve::P521, point), None, Es512) => {
+                verify_p521(point, message, signature)
+            }
             _ => false,
         }
     }
@@ -106,6 +109,18 @@ impl PublicKey {
             _ => return None,
         })
     }
+}
+
+/// An ES512 signature (`r || s`, 66 bytes each) over `message` by the P-521 key `point`.
+fn verify_p521(point: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use p521::ecdsa::signature::Verifier as _;
+    let Ok(key) = p521::ecdsa::VerifyingKey::from_sec1_bytes(point) else {
+        return false;
+    };
+    let Ok(signature) = p521::ecdsa::Signature::from_slice(signature) else {
+        return false;
+    };
+    key.verify(message, &signature).is_ok()
 }
 
 // The contents of the AlgorithmIdentifier SEQUENCEs this server knows.

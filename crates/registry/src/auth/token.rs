@@ -331,6 +331,39 @@ mod tests {
     }
 
     #[test]
+    fn es512_verifies_with_p521() {
+        use p521::ecdsa::signature::Signer as _;
+        let mut scalar = [0u8; 66];
+        scalar[40..].copy_from_slice(&[7u8; 26]);
+        let signing = p521::ecdsa::SigningKey::from_slice(&scalar).unwrap();
+        let point = signing
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec();
+        let mut keys = KeySet::default();
+        keys.add(TrustedKey {
+            kid: None,
+            key: PublicKey::Ec(Curve::P521, point),
+        });
+        let verifier = verifier(keys);
+        let signed = token(
+            serde_json::json!({"alg": "ES512"}),
+            &claims(300, serde_json::json!({})),
+            |input| {
+                let signature: p521::ecdsa::Signature = signing.sign(input);
+                signature.to_bytes().to_vec()
+            },
+        );
+        assert!(verifier.verify(&signed, SystemTime::now()).is_ok());
+        let renamed = token_with_header(&signed, serde_json::json!({"alg": "ES256"}));
+        assert_eq!(
+            verifier.verify(&renamed, SystemTime::now()),
+            Err(JwtError::BadSignature)
+        );
+    }
+
+    #[test]
     fn claims_are_checked_with_sixty_seconds_of_leeway() {
         let (verifier, sign) = es256_setup();
         let at = SystemTime::now();
