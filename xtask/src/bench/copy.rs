@@ -2,11 +2,11 @@
 //! synthetic image and the same local registries, in one run.
 //!
 //! The image is an OCI layout made by this run: a config and 8 layers of 64 MiB (512 MiB in
-//! all) of incompressible bytes. Two `gantry serve` registries from the release build listen on
+//! all) of incompressible bytes. `gantry serve` registries from the release build listen on
 //! loopback with data directories on the machine's disk (under `target/bench-tmp`). Each tool
-//! copies it three ways: pushed from the layout to registry A, pulled from registry A to a new
-//! layout, and copied from registry A to registry B. Every copy goes to a destination that has
-//! none of the blobs, so nothing is skipped or mounted; each is timed as a whole process, with
+//! copies it three ways: pushed from the layout to a registry, pulled from a source registry to
+//! a new layout, and copied from the source registry to another. Every push and copy goes to a
+//! new registry of its own, so nothing is skipped or mounted; each is timed as a whole process, with
 //! its peak RSS from `/usr/bin/time`, and the median of [`RUNS`] runs is reported, the two
 //! tools taking turns. The registries and the layouts are removed at the end, on error too.
 
@@ -55,9 +55,11 @@ pub(crate) fn section() -> anyhow::Result<String> {
     let image = work.path.join("image");
     write_image(&image)?;
     let source = format!("oci:{}:{REF}", image.display());
-    let registry_a = Registry::start(&work.path.join("registry-a"))?;
-    let registry_b = Registry::start(&work.path.join("registry-b"))?;
-    let seed = format!("docker://{}/seed/image:{REF}", registry_a.addr);
+    // The source registry of pulls and copies; every push and copy goes to a registry of its
+    // own, so that no blob can be mounted from an earlier run (skopeo remembers where it saw
+    // each blob and mounts it from there when it can).
+    let source_registry = Registry::start(&work.path.join("source"))?;
+    let seed = format!("docker://{}/seed/image:{REF}", source_registry.addr);
     Tool::Gantry.copy(&source, &seed, &work.path)?;
 
     let mut rows = String::new();
@@ -73,10 +75,18 @@ pub(crate) fn section() -> anyhow::Result<String> {
             };
             for tool in order {
                 let label = format!("{}-{run}", tool.name());
+                let destination_root = work.path.join(format!("destination-{label}"));
+                let destination = match scenario {
+                    Scenario::Pull => None,
+                    Scenario::Push | Scenario::RegistryToRegistry => {
+                        Some(Registry::start(&destination_root)?)
+                    }
+                };
+                let destination_addr = destination.as_ref().map_or("", |r| r.addr.as_str());
                 let (from, to) = match scenario {
                     Scenario::Push => (
                         source.clone(),
-                        format!("docker://{}/push/{label}:{REF}", registry_a.addr),
+                        format!("docker://{destination_addr}/push/{label}:{REF}"),
                     ),
                     Scenario::Pull => (
                         seed.clone(),
@@ -87,7 +97,7 @@ pub(crate) fn section() -> anyhow::Result<String> {
                     ),
                     Scenario::RegistryToRegistry => (
                         seed.clone(),
-                        format!("docker://{}/copy/{label}:{REF}", registry_b.addr),
+                        format!("docker://{destination_addr}/copy/{label}:{REF}"),
                     ),
                 };
                 eprintln!(
@@ -98,6 +108,8 @@ pub(crate) fn section() -> anyhow::Result<String> {
                 let figure = tool.copy(&from, &to, &work.path)?;
                 figures[tool as usize].push(figure);
                 let _ = fs::remove_dir_all(work.path.join(format!("pull-{label}")));
+                drop(destination);
+                let _ = fs::remove_dir_all(&destination_root);
             }
         }
         let [gantry, skopeo] = figures.map(|runs| median(&runs));
@@ -119,7 +131,7 @@ pub(crate) fn section() -> anyhow::Result<String> {
         );
     }
     let load_after = load_average();
-    drop((registry_a, registry_b));
+    drop(source_registry);
     Ok(format!(
         "Measured on {cpu}, {cores} cores shared by the registries and the copying tool, in one \
          run of `cargo xtask bench copy` (load average {load_before} before, {load_after} \
@@ -127,7 +139,8 @@ pub(crate) fn section() -> anyhow::Result<String> {
          Debian's {skopeo}. The image: a config and {LAYERS} layers of {layer_mib} MiB of \
          incompressible bytes, {total_mib} MiB in all, as an OCI layout on the disk. Both \
          registries are `gantry serve` (release build) on loopback, with data directories on \
-         the disk. Each figure is the median of {RUNS} runs of the whole process, into a \
+         the disk; every push and copy goes to a new registry, so that no blob is skipped or \
+         mounted. Each figure is the median of {RUNS} runs of the whole process, into a \
          destination holding none of the blobs; peak RSS is the process's maximum resident \
          set from `/usr/bin/time`. Speedup is skopeo's time over Gantry's (target ≥ 2x), with \
          Gantry's peak RSS below skopeo's.\n\n\
