@@ -137,7 +137,7 @@ pub(crate) fn section() -> anyhow::Result<String> {
          run of `cargo xtask bench copy` (load average {load_before} before, {load_after} \
          after). Gantry is `gantry copy` from `cargo build --release -p gantry`; skopeo is \
          Debian's {skopeo}. The image: a config and {LAYERS} layers of {layer_mib} MiB of \
-         incompressible bytes, {total_mib} MiB in all, as an OCI layout on the disk. Both \
+         incompressible bytes, {total_mib} MiB in all, as an OCI layout on the disk. The \
          registries are `gantry serve` (release build) on loopback, with data directories on \
          the disk; every push and copy goes to a new registry, so that no blob is skipped or \
          mounted. Each figure is the median of {RUNS} runs of the whole process, into a \
