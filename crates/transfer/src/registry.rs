@@ -22,12 +22,12 @@
 //! referrers: when the registry has no referrers API, the destination keeps the tag schema's
 //! index (`<alg>-<hex>`) up to date itself.
 
-use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use gantry_client::{Client, ClientError, MountOutcome, Upload};
 use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};

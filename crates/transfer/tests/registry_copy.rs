@@ -559,7 +559,7 @@ async fn a_destination_by_digest_checks_the_digest() {
     validate_at(&client, &by_digest).await;
     let wrong = RegistryDestination::new(
         client.clone(),
-        to.reference("app/d")
+        to.reference("app/wrong")
             .with_digest(other.manifest.digest().clone()),
     );
     let error = Copier::new()
@@ -569,6 +569,12 @@ async fn a_destination_by_digest_checks_the_digest() {
     assert!(
         matches!(error, gantry_transfer::TransferError::DigestMismatch { .. }),
         "{error}"
+    );
+    let layer = &image.blobs[1].0.digest;
+    let absent = client.head_blob(&to.reference("app/wrong"), layer).await;
+    assert!(
+        absent.unwrap_err().is_not_found(),
+        "refused before any blob moved"
     );
     assert!(wrong.supports_index());
 }

@@ -341,6 +341,17 @@ impl Copier {
             Some(format) => convert::convert(node, format)?,
             None => node,
         };
+        // A destination named by digest can only take that manifest: say so before any blob
+        // moves.
+        if let ImageName::Registry(reference) = destination.name()
+            && let Some(expected) = reference.digest()
+            && expected != node.manifest().digest()
+        {
+            return Err(TransferError::DigestMismatch {
+                expected: expected.clone(),
+                actual: node.manifest().digest().clone(),
+            });
+        }
         ctx.copy_node(&node).await?;
         let top = node.manifest();
         destination.commit(top).await?;
