@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gantry_reference::Digest;
 use tokio::sync::watch;
 
-use crate::ProgressSink;
+use crate::{ProgressEvent, ProgressSink};
 
 /// One blob being written to one destination.
 type Key = (String, Digest);
@@ -23,6 +23,8 @@ pub(crate) struct InFlightMap {
 #[derive(Debug)]
 struct InFlight {
     sinks: Mutex<Vec<ProgressSink>>,
+    /// The latest event, for a waiter that joins late to start from.
+    last: Mutex<Option<ProgressEvent>>,
     /// `None` while it runs, then whether it succeeded.
     done: watch::Sender<Option<bool>>,
 }
@@ -47,16 +49,22 @@ impl InFlightMap {
         let key = (destination.to_owned(), digest.clone());
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get(&key) {
-            entry
-                .sinks
+            let mut sinks = entry.sinks.lock().unwrap_or_else(PoisonError::into_inner);
+            let last = entry
+                .last
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(sink.clone());
+                .clone();
+            if let Some(event) = last {
+                sink.emit(event);
+            }
+            sinks.push(sink.clone());
             return Role::Waiter(entry.done.subscribe());
         }
         let (done, _) = watch::channel(None);
         let entry = Arc::new(InFlight {
             sinks: Mutex::new(vec![sink.clone()]),
+            last: Mutex::new(None),
             done,
         });
         entries.insert(key.clone(), Arc::clone(&entry));
@@ -92,12 +100,11 @@ impl LeaderGuard {
     pub(crate) fn sink(&self) -> ProgressSink {
         let entry = Arc::clone(&self.entry);
         ProgressSink::new(move |event| {
-            let sinks = entry
-                .sinks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            for sink in sinks {
+            // Under the sinks' lock, so that a waiter joining now sees this event once: as the
+            // latest, or through its sink.
+            let sinks = entry.sinks.lock().unwrap_or_else(PoisonError::into_inner);
+            *entry.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(event.clone());
+            for sink in sinks.iter() {
                 sink.emit(event.clone());
             }
         })
@@ -140,7 +147,6 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-    use crate::ProgressEvent;
 
     fn digest() -> Digest {
         Digest::of(gantry_reference::Algorithm::Sha256, b"x")
@@ -174,6 +180,28 @@ mod tests {
             Some(true)
         );
         assert_eq!(map.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_late_waiter_starts_from_the_latest_event() {
+        let map = Arc::new(InFlightMap::default());
+        let Role::Leader(guard) = map.join("d", &digest(), &ProgressSink::none()) else {
+            panic!("the first is the leader");
+        };
+        let transferring = |done| ProgressEvent::Transferring {
+            digest: digest(),
+            done,
+            size: 10,
+        };
+        guard.sink().emit(transferring(3));
+        guard.sink().emit(transferring(6));
+        let (late, mut events) = ProgressSink::channel();
+        let Role::Waiter(_) = map.join("d", &digest(), &late) else {
+            panic!("the second waits");
+        };
+        guard.sink().emit(transferring(9));
+        assert_eq!(events.recv().await.unwrap(), transferring(6));
+        assert_eq!(events.recv().await.unwrap(), transferring(9));
     }
 
     #[tokio::test]

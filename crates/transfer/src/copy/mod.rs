@@ -17,6 +17,10 @@
 //!
 //! [`sync_repository`] copies every tag of a registry repository under one `Copier`.
 //!
+//! A copy borrows its source and destination, so its blobs run as futures of the caller's task,
+//! not as spawned tasks: one copy hashes on one core at a time (a few hundred MiB/s), and
+//! several copies (a sync) run side by side.
+//!
 //! Pulling every platform of an image into an OCI layout:
 //!
 //! ```no_run
