@@ -365,3 +365,43 @@ pub(super) async fn fail(sender: &mpsc::Sender<Item>, error: TransferError) -> F
         .await;
     Feed::Failed(error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(max_attempts: u32) -> RetryOptions {
+        RetryOptions::new(
+            max_attempts,
+            Duration::from_millis(100),
+            Duration::from_millis(350),
+        )
+    }
+
+    #[test]
+    fn failures_without_progress_are_counted_and_waits_double_up_to_the_cap() {
+        let mut budget = Budget::new(options(4), 0);
+        assert_eq!(budget.fail(0), Some((2, Duration::from_millis(100))));
+        assert_eq!(budget.fail(0), Some((3, Duration::from_millis(200))));
+        assert_eq!(budget.fail(0), Some((4, Duration::from_millis(350))));
+        assert_eq!(budget.fail(0), None, "the fourth failure in a row ends it");
+    }
+
+    #[test]
+    fn progress_starts_the_count_again() {
+        let mut budget = Budget::new(options(2), 10);
+        assert_eq!(budget.fail(10), Some((2, Duration::from_millis(100))));
+        assert_eq!(budget.fail(20), Some((3, Duration::from_millis(100))));
+        assert_eq!(budget.fail(30), Some((4, Duration::from_millis(100))));
+        assert_eq!(budget.fail(30), None);
+    }
+
+    #[test]
+    fn one_attempt_means_no_retry() {
+        assert_eq!(Budget::new(options(1), 0).fail(5), None);
+        assert_eq!(
+            RetryOptions::new(0, Duration::ZERO, Duration::ZERO).max_attempts,
+            1
+        );
+    }
+}
