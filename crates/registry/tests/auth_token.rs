@@ -171,7 +171,8 @@ async fn a_token_grants_what_the_policy_allows_and_no_more() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 200);
-    let anonymous: serde_json::Value = serde_json::from_slice(&anonymous.bytes().await.unwrap()).unwrap();
+    let anonymous: serde_json::Value =
+        serde_json::from_slice(&anonymous.bytes().await.unwrap()).unwrap();
     let anonymous = anonymous["token"].as_str().unwrap();
     let pull = send("GET", "/v2/alice/app/tags/list", anonymous)
         .await

@@ -6,8 +6,9 @@
 //! repository as a [`MountOrigin`].
 //!
 //! [`RegistryDestination`] checks blobs by `HEAD`, mounts them from another repository of the
-//! same registry, uploads them (small blobs in one request, others in chunks that resume from
-//! the upload status when one fails, or as one streamed `PATCH`), stores manifests by digest
+//! same registry, uploads them (small blobs in one request, others as one streamed `PATCH` by
+//! default, or in chunks that resume from the upload status when one fails), stores manifests
+//! by digest
 //! and commits by tag (or, for a reference by digest, checks that the digest is the one
 //! written). The registry checks every blob's digest when the upload is committed, so nothing
 //! unverified becomes visible.
@@ -205,10 +206,13 @@ impl ImageSource for RegistrySource {
 #[non_exhaustive]
 pub enum UploadMode {
     /// `PATCH` requests of the client's chunk size, each resumed from the upload status when it
-    /// fails (the client falls back to one stream when the registry refuses chunks).
-    #[default]
+    /// fails (the client falls back to one stream when the registry refuses chunks). Each
+    /// chunk is held in memory until the registry has it.
     Chunked,
-    /// One streamed `PATCH`: the fewest requests, no resumption within the blob.
+    /// One streamed `PATCH` per blob: the fewest requests and no chunk held in memory. A cut
+    /// upload's session is kept, and the copy continues it from the offset the upload status
+    /// gives ([`resume_offset`](ImageDestination::resume_offset)).
+    #[default]
     Streamed,
 }
 
