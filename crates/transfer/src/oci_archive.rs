@@ -20,14 +20,13 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use gantry_reference::Digest;
 use gantry_spec::layout;
 use gantry_spec::{Descriptor, Manifest};
 
 use crate::archive::{self, TarIndex, TarMember};
 use crate::fsutil;
-use crate::layout::{Files, LayoutReader, LayoutWriter};
-use crate::{BlobStream, ImageDestination, ImageName, ImageSource, TransferError};
+use crate::layout::{Files, LayoutReader, LayoutWriter, layout_source};
+use crate::{BlobStream, ImageDestination, ImageName, TransferError};
 
 /// The format name in errors.
 const FORMAT: &str = "OCI archive";
@@ -61,45 +60,7 @@ impl OciArchiveSource {
     }
 }
 
-#[async_trait]
-impl ImageSource for OciArchiveSource {
-    fn name(&self) -> &ImageName {
-        &self.name
-    }
-
-    async fn manifest(&self, digest: Option<&Digest>) -> Result<Manifest, TransferError> {
-        self.reader.manifest(digest).await
-    }
-
-    async fn blob(
-        &self,
-        descriptor: &Descriptor,
-        offset: u64,
-    ) -> Result<BlobStream, TransferError> {
-        self.reader.blob(descriptor, offset, None).await
-    }
-
-    async fn blob_range(
-        &self,
-        descriptor: &Descriptor,
-        start: u64,
-        end: u64,
-    ) -> Result<Option<BlobStream>, TransferError> {
-        let stream = self
-            .reader
-            .blob(descriptor, start, Some(end.max(start)))
-            .await?;
-        Ok(Some(stream))
-    }
-
-    async fn referrers(
-        &self,
-        digest: &Digest,
-        artifact_type: Option<&str>,
-    ) -> Result<Vec<Descriptor>, TransferError> {
-        self.reader.referrers(digest, artifact_type).await
-    }
-}
+layout_source!(OciArchiveSource);
 
 /// Writes an image into a new tar of an OCI image layout.
 #[derive(Debug)]

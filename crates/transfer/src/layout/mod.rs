@@ -43,12 +43,11 @@ pub(crate) mod writer;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use gantry_reference::Digest;
 use gantry_spec::{Descriptor, Manifest};
 
 pub(crate) use self::reader::{Files, LayoutReader};
 pub(crate) use self::writer::LayoutWriter;
-use crate::{BlobStream, ImageDestination, ImageName, ImageSource, TransferError};
+use crate::{BlobStream, ImageDestination, ImageName, TransferError};
 
 /// Reads an image from an OCI image layout directory.
 #[derive(Debug)]
@@ -82,45 +81,57 @@ impl OciLayoutSource {
     }
 }
 
-#[async_trait]
-impl ImageSource for OciLayoutSource {
-    fn name(&self) -> &ImageName {
-        &self.name
-    }
+/// Implements [`ImageSource`] for a struct with a `name: ImageName` and a
+/// `reader: LayoutReader`: every layout, in a directory or in a tar, reads the same way.
+macro_rules! layout_source {
+    ($source:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::ImageSource for $source {
+            fn name(&self) -> &$crate::ImageName {
+                &self.name
+            }
 
-    async fn manifest(&self, digest: Option<&Digest>) -> Result<Manifest, TransferError> {
-        self.reader.manifest(digest).await
-    }
+            async fn manifest(
+                &self,
+                digest: Option<&gantry_reference::Digest>,
+            ) -> Result<gantry_spec::Manifest, $crate::TransferError> {
+                self.reader.manifest(digest).await
+            }
 
-    async fn blob(
-        &self,
-        descriptor: &Descriptor,
-        offset: u64,
-    ) -> Result<BlobStream, TransferError> {
-        self.reader.blob(descriptor, offset, None).await
-    }
+            async fn blob(
+                &self,
+                descriptor: &gantry_spec::Descriptor,
+                offset: u64,
+            ) -> Result<$crate::BlobStream, $crate::TransferError> {
+                self.reader.blob(descriptor, offset, None).await
+            }
 
-    async fn blob_range(
-        &self,
-        descriptor: &Descriptor,
-        start: u64,
-        end: u64,
-    ) -> Result<Option<BlobStream>, TransferError> {
-        let stream = self
-            .reader
-            .blob(descriptor, start, Some(end.max(start)))
-            .await?;
-        Ok(Some(stream))
-    }
+            async fn blob_range(
+                &self,
+                descriptor: &gantry_spec::Descriptor,
+                start: u64,
+                end: u64,
+            ) -> Result<Option<$crate::BlobStream>, $crate::TransferError> {
+                let stream = self
+                    .reader
+                    .blob(descriptor, start, Some(end.max(start)))
+                    .await?;
+                Ok(Some(stream))
+            }
 
-    async fn referrers(
-        &self,
-        digest: &Digest,
-        artifact_type: Option<&str>,
-    ) -> Result<Vec<Descriptor>, TransferError> {
-        self.reader.referrers(digest, artifact_type).await
-    }
+            async fn referrers(
+                &self,
+                digest: &gantry_reference::Digest,
+                artifact_type: Option<&str>,
+            ) -> Result<Vec<gantry_spec::Descriptor>, $crate::TransferError> {
+                self.reader.referrers(digest, artifact_type).await
+            }
+        }
+    };
 }
+pub(crate) use layout_source;
+
+layout_source!(OciLayoutSource);
 
 /// Writes an image into an OCI image layout directory, creating it when missing and adding to
 /// it when not.
