@@ -11,70 +11,15 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, CredentialSources};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_registry::{Config, Server};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
     media_type, validate,
 };
 use gantry_tests::distribution::Distribution;
+use gantry_tests::in_process::InProcessGantry;
+use gantry_tests::layout::noise;
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
-use tokio::sync::oneshot;
-
-/// `gantry serve` in process; stopped when dropped.
-struct Gantry {
-    host: String,
-    stop: Option<oneshot::Sender<()>>,
-    _root: tempfile::TempDir,
-}
-
-impl Gantry {
-    async fn start() -> Gantry {
-        let root = tempfile::tempdir().unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: root.path().to_owned(),
-            upload_purge_interval_secs: 0,
-            ..Config::default()
-        };
-        let server = Server::bind(&config).await.unwrap();
-        let host = server.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Gantry {
-            host,
-            stop: Some(stop),
-            _root: root,
-        }
-    }
-}
-
-impl Drop for Gantry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
 
 fn reference(host: &str, rest: &str) -> Reference {
     Reference::parse(format!("{host}/{rest}")).unwrap()
@@ -159,7 +104,7 @@ async fn images_and_referrers_go_to_distribution_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let distribution = Distribution::start(&dir.path().join("root"), dir.path());
     let far = distribution.addr().to_string();
-    let gantry = Gantry::start().await;
+    let gantry = InProcessGantry::start().await;
     let client = Client::new(
         ClientConfig::default()
             .with_chunk_size(256 * 1024)

@@ -19,6 +19,7 @@ use gantry_reference::{Digest, Reference};
 use gantry_registry::{Config, Server};
 use gantry_spec::{Descriptor, ImageConfig, ImageManifest, Platform, media_type, validate};
 use gantry_tests::gantry::gantry_binary;
+use gantry_tests::layout::noise;
 use gantry_tests::process::{Guard, run_bounded};
 use gantry_transfer::ImageSource;
 use gantry_transfer::layout::OciLayoutSource;
@@ -79,18 +80,6 @@ fn throttled(mut from: TcpStream, mut to: TcpStream, counter: &AtomicU64) {
         std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
-}
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 /// Starts `gantry serve` in process on `runtime`; returns its address.

@@ -12,57 +12,15 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_registry::{Config, Server};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
     media_type, validate,
 };
+use gantry_tests::in_process::InProcessGantry;
+use gantry_tests::layout::noise;
 use gantry_transfer::copy::{Copier, CopyOptions, ManifestFormat, PlatformSelection};
 use gantry_transfer::open::{open_destination, open_source};
 use gantry_transfer::{ImageName, ImageSource};
-use tokio::sync::oneshot;
-
-struct Registry {
-    host: String,
-    stop: Option<oneshot::Sender<()>>,
-    _root: tempfile::TempDir,
-}
-
-impl Registry {
-    async fn start() -> Registry {
-        let root = tempfile::tempdir().unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: root.path().to_owned(),
-            upload_purge_interval_secs: 0,
-            ..Config::default()
-        };
-        let server = Server::bind(&config).await.unwrap();
-        let host = server.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Registry {
-            host,
-            stop: Some(stop),
-            _root: root,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 fn client() -> Client {
     let mut config = ClientConfig::default().with_retry(RetryPolicy::new(
@@ -72,18 +30,6 @@ fn client() -> Client {
     ));
     config.credential_sources = CredentialSources::None;
     Client::new(config).unwrap()
-}
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 /// Pushes an image for `platform` with two layers of `layer_type` (uncompressed layers get
@@ -197,7 +143,10 @@ async fn hop(client: &Client, from: &str, to: &str, options: &CopyOptions) -> Di
 
 #[tokio::test]
 async fn an_index_keeps_its_digest_across_registry_layout_and_archive() {
-    let (first, second) = (Registry::start().await, Registry::start().await);
+    let (first, second) = (
+        InProcessGantry::start().await,
+        InProcessGantry::start().await,
+    );
     let client = client();
     let repository = Reference::parse(format!("{}/app/multi", first.host)).unwrap();
     let amd = push_image(
@@ -286,7 +235,7 @@ async fn an_index_keeps_its_digest_across_registry_layout_and_archive() {
 
 #[tokio::test]
 async fn a_docker_image_becomes_oci_in_a_layout_and_docker_again_in_a_registry() {
-    let registry = Registry::start().await;
+    let registry = InProcessGantry::start().await;
     let client = client();
     let repository = Reference::parse(format!("{}/app/docker", registry.host)).unwrap();
     let docker = push_image(
@@ -344,7 +293,10 @@ async fn a_docker_image_becomes_oci_in_a_layout_and_docker_again_in_a_registry()
 
 #[tokio::test]
 async fn a_docker_archive_carries_an_image_between_registries_and_a_layout() {
-    let (first, second) = (Registry::start().await, Registry::start().await);
+    let (first, second) = (
+        InProcessGantry::start().await,
+        InProcessGantry::start().await,
+    );
     let client = client();
     let repository = Reference::parse(format!("{}/app/saved", first.host)).unwrap();
     let image = push_image(

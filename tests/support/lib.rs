@@ -4,6 +4,7 @@
 //! - [`process`]: a guard that kills a child process when dropped, free ports, and the bounded
 //!   wait for a registry to answer `GET /v2/`.
 //! - [`gantry`]: the `gantry` binary (built once per test run) and `gantry serve` on port 0.
+//! - [`in_process`]: `gantry serve` inside the test process, for library-level suites.
 //! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port.
 //! - [`skopeo`]: `skopeo` with a throwaway home, auth file and policy.
 //! - [`layout`]: OCI image layouts written and read by the tests.
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 pub mod distribution;
 pub mod gantry;
 pub mod http;
+pub mod in_process;
 pub mod layout;
 pub mod process;
 pub mod skopeo;
