@@ -2,22 +2,27 @@
 //! Distribution 2.8, which has no referrers API and moves its upload sessions' `_state` on every
 //! chunk): an index and its referrers go to Distribution and come back with the same digests,
 //! referrers found through the tag schema there; a copy within Distribution mounts; a large
-//! layer goes up in chunks.
+//! layer goes up in chunks; and the `gantry copy` command itself carries an index there and
+//! back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
 
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, CredentialSources};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_spec::{
-    Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
+    Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform, layout,
     media_type, validate,
 };
 use gantry_tests::distribution::Distribution;
+use gantry_tests::gantry::gantry_binary;
 use gantry_tests::in_process::InProcessGantry;
-use gantry_tests::layout::noise;
+use gantry_tests::layout::{Fixture, noise, ref_digest};
+use gantry_tests::process::run_bounded;
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
 
@@ -197,4 +202,37 @@ async fn images_and_referrers_go_to_distribution_and_back() {
     assert_eq!(report.referrers.len(), 1);
     validate_at(&client, &reference(&gantry.host, "back/app:v1")).await;
     distribution.stop();
+}
+
+/// `gantry copy`, the command, into Distribution and out again: an index with both of its
+/// platforms from an OCI layout, back into another layout with the same digests.
+#[test]
+fn the_gantry_copy_command_goes_to_distribution_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture_dir = dir.path().join("fixture");
+    let fixture = Fixture::write(&fixture_dir);
+    let distribution = Distribution::start(&dir.path().join("root"), dir.path());
+    let remote = format!("docker://{}/command/app:multi", distribution.addr());
+    let back = dir.path().join("back");
+    for (from, to) in [
+        (
+            format!("oci:{}:{}", fixture_dir.display(), Fixture::INDEX),
+            remote.clone(),
+        ),
+        (remote.clone(), format!("oci:{}:copy", back.display())),
+    ] {
+        let output = run_bounded(
+            Command::new(gantry_binary()).args(["copy", "--quiet", "--all", &from, &to]),
+            Duration::from_secs(120),
+        );
+        assert!(
+            output.status.success(),
+            "gantry copy {from} {to}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(ref_digest(&back, "copy"), *fixture.index.digest());
+    for child in &fixture.children {
+        assert!(back.join(layout::blob_path(child.digest())).exists());
+    }
 }

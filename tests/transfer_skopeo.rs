@@ -1,6 +1,6 @@
 //! Gantry's local transports against skopeo 1.9 (containers/image), both ways:
 //!
-//! - what Gantry writes to `oci:`, `oci-archive:` and `docker-archive:` is read by
+//! - what `gantry copy` writes to `oci:`, `oci-archive:` and `docker-archive:` is read by
 //!   `skopeo copy` into an `oci:` layout with the same manifest digest (for `docker-archive:`,
 //!   which keeps no registry manifest, the same config and layer digests);
 //! - what skopeo writes to the three transports (from a layout made by the test helpers) is
@@ -18,17 +18,21 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_reference::{Digest, Reference};
 use gantry_spec::{Manifest, ParseOptions, layout, validate};
+use gantry_tests::gantry::gantry_binary;
 use gantry_tests::layout::{Fixture, ref_digest};
+use gantry_tests::process::run_bounded;
 use gantry_tests::skopeo::Skopeo;
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
 use gantry_transfer::{
-    DockerArchiveDestination, DockerArchiveRef, DockerArchiveSource, ImageDestination, ImageSource,
-    OciArchiveDestination, OciArchiveSource, OciLayoutDestination, OciLayoutSource,
+    DockerArchiveRef, DockerArchiveSource, ImageDestination, ImageSource, OciArchiveSource,
+    OciLayoutDestination, OciLayoutSource,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -46,6 +50,21 @@ async fn gantry_copy(source: &dyn ImageSource, destination: &dyn ImageDestinatio
         .copy(source, destination, &options)
         .await
         .unwrap_or_else(|error| panic!("{} -> {}: {error}", source.name(), destination.name()));
+}
+
+/// Runs `gantry copy ARGS…`, the command as users run it, and checks that it succeeded.
+fn gantry_copy_command(args: &[&str]) {
+    let output = run_bounded(
+        Command::new(gantry_binary())
+            .args(["copy", "--quiet"])
+            .args(args),
+        Duration::from_secs(120),
+    );
+    assert!(
+        output.status.success(),
+        "gantry copy {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Reads the image through `source`, children and blobs, and checks it with `validate`.
@@ -107,37 +126,27 @@ fn skopeo_reads_what_gantry_writes() {
     let fixture_dir = dir.path().join("fixture");
     let fixture = Fixture::write(&fixture_dir);
     let skopeo = Skopeo::new();
-    let rt = runtime();
 
     let written = dir.path().join("written");
     let archive = dir.path().join("written.tar");
     let docker = dir.path().join("written-docker.tar");
-    rt.block_on(async {
-        for name in [Fixture::IMAGE, Fixture::INDEX] {
-            let source = OciLayoutSource::open(&fixture_dir, Some(name.to_owned()))
-                .await
-                .unwrap();
-            let layout = OciLayoutDestination::create(&written, Some(name.to_owned()))
-                .await
-                .unwrap();
-            gantry_copy(&source, &layout).await;
-        }
-        let source = OciLayoutSource::open(&fixture_dir, Some(Fixture::INDEX.to_owned()))
-            .await
-            .unwrap();
-        let destination = OciArchiveDestination::create(&archive, Some(Fixture::INDEX.to_owned()))
-            .await
-            .unwrap();
-        gantry_copy(&source, &destination).await;
-        let source = OciLayoutSource::open(&fixture_dir, Some(Fixture::IMAGE.to_owned()))
-            .await
-            .unwrap();
-        let tag = Reference::parse_docker_ref("gantry/app:v1").unwrap();
-        let destination = DockerArchiveDestination::create(&docker, Some(tag))
-            .await
-            .unwrap();
-        gantry_copy(&source, &destination).await;
-    });
+    let fixture_at = |name: &str| format!("oci:{}:{name}", display(&fixture_dir));
+    for name in [Fixture::IMAGE, Fixture::INDEX] {
+        gantry_copy_command(&[
+            "--all",
+            &fixture_at(name),
+            &format!("oci:{}:{name}", display(&written)),
+        ]);
+    }
+    gantry_copy_command(&[
+        "--all",
+        &fixture_at(Fixture::INDEX),
+        &format!("oci-archive:{}:{}", display(&archive), Fixture::INDEX),
+    ]);
+    gantry_copy_command(&[
+        &fixture_at(Fixture::IMAGE),
+        &format!("docker-archive:{}:gantry/app:v1", display(&docker)),
+    ]);
 
     // oci: with two images, each read by name.
     for (name, expected, extra) in [
