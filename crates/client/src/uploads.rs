@@ -630,16 +630,11 @@ impl Client {
         digest: &Digest,
         from: &RepositoryName,
     ) -> Result<bool, ClientError> {
-        let repository = self.repository(reference).await?;
-        let scope = repository.scope("pull,push");
-        let base = repository.url("blobs/uploads/");
-        let url = format!("{base}?{}", mount_query(digest, from));
+        let MountRequest {
+            scope, url, answer, ..
+        } = self.request_mount(reference, digest, from).await?;
         let method = Method::POST;
-        let call = Call::new(method.clone(), &url)
-            .scope(scope.clone())
-            .scope(format!("repository:{from}:pull"))
-            .header(CONTENT_LENGTH, HeaderValue::from(0));
-        let response = match http::send(&self.inner, call).await {
+        let response = match answer {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(%error, "mount refused; the blob will be uploaded");
@@ -669,16 +664,14 @@ impl Client {
         digest: &Digest,
         from: &RepositoryName,
     ) -> Result<MountOutcome, ClientError> {
-        let repository = self.repository(reference).await?;
-        let scope = repository.scope("pull,push");
-        let base = repository.url("blobs/uploads/");
-        let url = format!("{base}?{}", mount_query(digest, from));
+        let MountRequest {
+            scope,
+            base,
+            url,
+            answer,
+        } = self.request_mount(reference, digest, from).await?;
         let method = Method::POST;
-        let call = Call::new(method.clone(), &url)
-            .scope(scope.clone())
-            .scope(format!("repository:{from}:pull"))
-            .header(CONTENT_LENGTH, HeaderValue::from(0));
-        match http::send(&self.inner, call).await {
+        match answer {
             Ok(response) if response.status().as_u16() == 201 => Ok(MountOutcome::Mounted),
             Ok(response) if response.status().as_u16() == 202 => {
                 match Upload::opened(&method, &url, &response, scope.clone()) {
@@ -696,6 +689,45 @@ impl Client {
                 Ok(MountOutcome::Upload(self.open_session(&base, scope).await?))
             }
         }
+    }
+}
+
+/// A mount request sent, and what the caller goes on with.
+struct MountRequest {
+    /// The target repository's `pull,push` scope.
+    scope: String,
+    /// The target repository's uploads URL, to open a session at.
+    base: String,
+    /// The mount request's URL.
+    url: String,
+    /// The registry's answer, or why there was none.
+    answer: Result<reqwest::Response, ClientError>,
+}
+
+impl Client {
+    /// Sends `POST blobs/uploads/?mount=<digest>&from=<from>` to the repository `reference`
+    /// names, with the scopes it needs: push there, pull on the source.
+    async fn request_mount(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<MountRequest, ClientError> {
+        let repository = self.repository(reference).await?;
+        let scope = repository.scope("pull,push");
+        let base = repository.url("blobs/uploads/");
+        let url = format!("{base}?{}", mount_query(digest, from));
+        let call = Call::new(Method::POST, &url)
+            .scope(scope.clone())
+            .scope(format!("repository:{from}:pull"))
+            .header(CONTENT_LENGTH, HeaderValue::from(0));
+        let answer = http::send(&self.inner, call).await;
+        Ok(MountRequest {
+            scope,
+            base,
+            url,
+            answer,
+        })
     }
 }
 
