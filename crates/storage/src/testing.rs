@@ -154,6 +154,18 @@ async fn content_round_trip(driver: Arc<dyn StorageDriver>, base: StoragePath) {
     assert!(is_not_found(
         driver.get_content(&path(&base, "deep/er/fil")).await
     ));
+    // Unsynced, a file is stored the same way, parents and all.
+    let unsynced = path(&base, "other/deep/file");
+    driver
+        .put_content_unsynced(&unsynced, Bytes::from_static(b"unsynced"))
+        .await
+        .unwrap();
+    assert_eq!(driver.get_content(&unsynced).await.unwrap(), "unsynced");
+    driver
+        .put_content_unsynced(&unsynced, Bytes::from_static(b"again"))
+        .await
+        .unwrap();
+    assert_eq!(driver.get_content(&unsynced).await.unwrap(), "again");
 }
 
 async fn put_content_is_atomic(driver: Arc<dyn StorageDriver>, base: StoragePath) {
@@ -161,17 +173,23 @@ async fn put_content_is_atomic(driver: Arc<dyn StorageDriver>, base: StoragePath
     let first = Bytes::from(pattern(1, 0, 3 << 20));
     let second = Bytes::from(pattern(2, 0, (2 << 20) + 5));
     driver.put_content(&file, first.clone()).await.unwrap();
+    // One putter syncs, the other does not: both replace the file whole.
     let putters: Vec<_> = [
-        (first.clone(), second.clone()),
-        (second.clone(), first.clone()),
+        (first.clone(), second.clone(), true),
+        (second.clone(), first.clone(), false),
     ]
     .into_iter()
-    .map(|(a, b)| {
+    .map(|(a, b, synced)| {
         let (driver, file) = (Arc::clone(&driver), file.clone());
         tokio::spawn(async move {
             for round in 0..6 {
                 let content = if round % 2 == 0 { &a } else { &b };
-                driver.put_content(&file, content.clone()).await.unwrap();
+                if synced {
+                    driver.put_content(&file, content.clone()).await.unwrap();
+                } else {
+                    let put = driver.put_content_unsynced(&file, content.clone());
+                    put.await.unwrap();
+                }
                 tokio::task::yield_now().await;
             }
         })

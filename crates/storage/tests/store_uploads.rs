@@ -221,6 +221,85 @@ async fn resume_without_a_usable_hash_state_rehashes_the_data() {
     );
 }
 
+/// Hash states are saved without waiting for the disk: after a crash one may be empty, or
+/// every one of them gone. The upload still carries on, and still checks its digest.
+#[tokio::test]
+async fn resume_after_a_crash_lost_the_unsynced_hash_states() {
+    let registry = memory();
+    let repo = name("app");
+    let repository = registry.repository(&repo);
+    let content = b"a layer of some length".repeat(100);
+    let Created::Upload(mut writer) = repository
+        .blobs()
+        .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
+        .await
+        .unwrap()
+    else {
+        panic!("no mount was asked for");
+    };
+    let id = writer.id().to_owned();
+    writer
+        .write(Bytes::copy_from_slice(&content[..1000]))
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    let states = format!("/docker/registry/v2/repositories/app/_uploads/{id}/hashstates");
+    let state = gantry_storage::StoragePath::new(format!("{states}/sha512/1000")).unwrap();
+    registry
+        .driver()
+        .put_content(&state, Bytes::new())
+        .await
+        .unwrap();
+    let mut writer = repository.blobs().resume(&id).await.unwrap();
+    assert_eq!(
+        writer.algorithm(),
+        Algorithm::Sha512,
+        "rehashed from the data"
+    );
+    writer
+        .write(Bytes::copy_from_slice(&content[1000..2000]))
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+
+    let states = gantry_storage::StoragePath::new(states).unwrap();
+    registry.driver().delete(&states).await.unwrap();
+    let writer = repository.blobs().resume(&id).await.unwrap();
+    assert_eq!(writer.size(), 2000);
+    // A wrong digest is still refused; the session is gone with it.
+    let wrong = Digest::of(Algorithm::Sha512, &content[..1999]);
+    assert!(writer.commit(&wrong, None).await.is_err());
+
+    let Created::Upload(mut writer) = repository
+        .blobs()
+        .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
+        .await
+        .unwrap()
+    else {
+        panic!("no mount was asked for");
+    };
+    let id = writer.id().to_owned();
+    writer
+        .write(Bytes::copy_from_slice(&content[..1000]))
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    let states = format!("/docker/registry/v2/repositories/app/_uploads/{id}/hashstates");
+    let states = gantry_storage::StoragePath::new(states).unwrap();
+    registry.driver().delete(&states).await.unwrap();
+    let mut writer = repository.blobs().resume(&id).await.unwrap();
+    writer
+        .write(Bytes::copy_from_slice(&content[1000..]))
+        .await
+        .unwrap();
+    let sha512 = Digest::of(Algorithm::Sha512, &content);
+    writer
+        .commit(&sha512, Some(content.len() as u64))
+        .await
+        .unwrap();
+    assert_eq!(blob(&repository, &sha512).await, content);
+}
+
 #[tokio::test]
 async fn sha512_uploads_and_cross_algorithm_commits() {
     let registry = memory();

@@ -74,6 +74,55 @@ impl FilesystemDriver {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Writes `content` to a temporary file beside `path` and renames it over `path`; when
+    /// `durability` asks, syncs the file first and the directories it changed after.
+    async fn replace(
+        &self,
+        path: &StoragePath,
+        content: Bytes,
+        durability: Durability,
+    ) -> Result<(), StorageError> {
+        let root = Arc::clone(&self.root);
+        let owned = path.clone();
+        blocking(path, move || {
+            let path = owned;
+            if path.is_root() {
+                return Err(invalid(&path));
+            }
+            let resolved = resolve(&root, &path, Access::Write)?;
+            let dir = resolved.full.parent().unwrap_or(&root).to_path_buf();
+            let error = |e| fs_error(path.as_str(), Access::Write, e);
+            let (temp, mut file) = create_temp(&dir).map_err(error)?;
+            let written = file
+                .write_all(&content)
+                .and_then(|()| match durability {
+                    Durability::Synced => file.sync_all(),
+                    Durability::Unsynced => Ok(()),
+                })
+                .and_then(|()| fs::rename(&temp, &resolved.full));
+            if let Err(e) = written {
+                drop(file);
+                // Best effort: the temporary's name is invisible to the driver anyway.
+                let _ = fs::remove_file(&temp);
+                return Err(error(e));
+            }
+            if durability == Durability::Unsynced {
+                return Ok(());
+            }
+            let mut dirs = resolved.changed_dirs;
+            dirs.push(dir);
+            sync_dirs(dirs, &path)
+        })
+        .await
+    }
+}
+
+/// Whether [`FilesystemDriver::replace`] waits for the new file to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
 }
 
 /// Whether an operation only looks at a path or needs its parent directories.
@@ -348,31 +397,15 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        let root = Arc::clone(&self.root);
-        let owned = path.clone();
-        Box::pin(blocking(path, move || {
-            let path = owned;
-            if path.is_root() {
-                return Err(invalid(&path));
-            }
-            let resolved = resolve(&root, &path, Access::Write)?;
-            let dir = resolved.full.parent().unwrap_or(&root).to_path_buf();
-            let error = |e| fs_error(path.as_str(), Access::Write, e);
-            let (temp, mut file) = create_temp(&dir).map_err(error)?;
-            let written = file
-                .write_all(&content)
-                .and_then(|()| file.sync_all())
-                .and_then(|()| fs::rename(&temp, &resolved.full));
-            if let Err(e) = written {
-                drop(file);
-                // Best effort: the temporary's name is invisible to the driver anyway.
-                let _ = fs::remove_file(&temp);
-                return Err(error(e));
-            }
-            let mut dirs = resolved.changed_dirs;
-            dirs.push(dir);
-            sync_dirs(dirs, &path)
-        }))
+        Box::pin(self.replace(path, content, Durability::Synced))
+    }
+
+    fn put_content_unsynced<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(self.replace(path, content, Durability::Unsynced))
     }
 
     fn reader<'a>(

@@ -88,6 +88,19 @@ pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
 
+    /// Replaces the file at `path` with `content` atomically, like
+    /// [`put_content`](Self::put_content), but without waiting for it to reach the disk: for
+    /// what can be rebuilt after a crash, such as an upload's saved hash state. Readers see the
+    /// old content or the new, whole; after a crash the file may hold either, or be missing or
+    /// empty.
+    fn put_content_unsynced<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.put_content(path, content)
+    }
+
     /// A reader from `offset` to the end. An offset equal to the size reads nothing; one past
     /// it is [`StorageError::InvalidOffset`].
     fn reader<'a>(

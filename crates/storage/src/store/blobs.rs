@@ -208,7 +208,7 @@ impl BlobStore {
         let state = paths::upload_hash_state(&self.name, &id, options.algorithm, 0)?;
         self.inner
             .driver
-            .put_content(&state, Bytes::from(digester.state()))
+            .put_content_unsynced(&state, Bytes::from(digester.state()))
             .await?;
         Ok(Created::Upload(BlobWriter {
             inner: Arc::clone(&self.inner),

@@ -111,6 +111,11 @@ impl BlobWriter {
     /// Ends this request's part of the upload: the data and the hash state at the current
     /// size (`hashstates/<alg>/<size>`) are stored, so [`resume`](super::BlobStore::resume)
     /// can carry on, in this process or another.
+    ///
+    /// Neither is synced here: the data is synced when the upload commits, and the hash state
+    /// is a shortcut that [`resume`](super::BlobStore::resume) only takes when it is whole and
+    /// saved at the data's size, else it hashes the data again. Waiting for the disk at every
+    /// chunk would stall a chunked upload on each one.
     pub async fn close(mut self) -> Result<(), StorageError> {
         if let Some(file) = self.file.take() {
             file.close().await?;
@@ -118,7 +123,7 @@ impl BlobWriter {
         let path = paths::upload_hash_state(&self.name, &self.id, self.algorithm(), self.size)?;
         self.inner
             .driver
-            .put_content(&path, Bytes::from(self.digester.state()))
+            .put_content_unsynced(&path, Bytes::from(self.digester.state()))
             .await
     }
 
