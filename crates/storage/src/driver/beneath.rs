@@ -38,6 +38,25 @@ impl Beneath {
         }
     }
 
+    /// Reads the file at `path` whole, if no larger than `max`, without waiting for the disk:
+    /// `None` when that would mean waiting (a component of the path or some of the data is
+    /// not in the kernel's caches), when the file is larger or not a regular file, and on
+    /// systems without the calls. The caller then reads it on a blocking thread; this lets a
+    /// small read that the caches can answer skip the trip to one.
+    pub(super) fn read_cached(
+        &self,
+        path: &StoragePath,
+        max: u64,
+    ) -> Option<Result<Vec<u8>, StorageError>> {
+        #[cfg(target_os = "linux")]
+        return self.linux.read_cached(path, max);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (path, max);
+            None
+        }
+    }
+
     /// Opens `path` (never the root itself), refusing symbolic links; `None` when this
     /// system cannot, and the caller must walk the path instead.
     pub(super) fn open(
@@ -61,8 +80,10 @@ mod linux {
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    use rustix::io::Errno;
+    use std::io::IoSliceMut;
+
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    use rustix::io::{Errno, ReadWriteFlags};
 
     use super::Purpose;
     use crate::{StorageError, StoragePath};
@@ -72,13 +93,81 @@ mod linux {
         dir: Option<File>,
         /// Cleared the first time the kernel refuses `openat2` itself.
         available: AtomicBool,
+        /// Cleared the first time the kernel refuses `RESOLVE_CACHED` or `RWF_NOWAIT`
+        /// (before Linux 5.12, or a filesystem without them).
+        cached_available: AtomicBool,
     }
 
     impl Root {
         pub(super) fn new(root: &Path) -> Root {
             let dir = File::open(root).ok();
             let available = AtomicBool::new(dir.is_some());
-            Root { dir, available }
+            let cached_available = AtomicBool::new(dir.is_some());
+            Root {
+                dir,
+                available,
+                cached_available,
+            }
+        }
+
+        pub(super) fn read_cached(
+            &self,
+            path: &StoragePath,
+            max: u64,
+        ) -> Option<Result<Vec<u8>, StorageError>> {
+            let dir = self.dir.as_ref()?;
+            if !self.cached_available.load(Ordering::Relaxed)
+                || !self.available.load(Ordering::Relaxed)
+                || path.is_root()
+            {
+                return None;
+            }
+            let relative = path.as_str().trim_start_matches('/');
+            let resolve = ResolveFlags::BENEATH
+                | ResolveFlags::NO_SYMLINKS
+                | ResolveFlags::NO_MAGICLINKS
+                | ResolveFlags::CACHED;
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+            let fd = match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
+                Ok(fd) => fd,
+                Err(Errno::LOOP) => {
+                    return Some(Err(StorageError::InvalidPath {
+                        path: path.to_string(),
+                    }));
+                }
+                // The caches know the name is not there.
+                Err(Errno::NOENT | Errno::NOTDIR) => {
+                    return Some(Err(StorageError::PathNotFound {
+                        path: path.to_string(),
+                    }));
+                }
+                Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+                    self.cached_available.store(false, Ordering::Relaxed);
+                    return None;
+                }
+                // `EAGAIN`: the lookup would have to wait for the disk.
+                Err(_) => return None,
+            };
+            let stat = rustix::fs::fstat(&fd).ok()?;
+            let size = u64::try_from(stat.st_size).ok()?;
+            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile || size > max {
+                return None;
+            }
+            // One byte more than the size: a file that grew since is read the slow way.
+            let mut content = vec![0; usize::try_from(size).ok()? + 1];
+            let mut buffers = [IoSliceMut::new(&mut content)];
+            match rustix::io::preadv2(&fd, &mut buffers, 0, ReadWriteFlags::NOWAIT) {
+                Ok(read) if read as u64 == size => {
+                    content.truncate(read);
+                    Some(Ok(content))
+                }
+                Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+                    self.cached_available.store(false, Ordering::Relaxed);
+                    None
+                }
+                // `EAGAIN`, a short read of what was cached, or a file that changed.
+                _ => None,
+            }
         }
 
         pub(super) fn open(

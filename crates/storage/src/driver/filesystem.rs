@@ -377,6 +377,9 @@ impl StorageDriver for FilesystemDriver {
         let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(async move {
+            if let Some(cached) = beneath.read_cached(path, CACHED_READ_MAX) {
+                return cached.map(Bytes::from);
+            }
             let content = blocking(path, move || {
                 let error = |e| fs_error(owned.as_str(), Access::Read, e);
                 match beneath.open(&owned, Purpose::Read) {
@@ -888,6 +891,11 @@ fn read_whole(mut file: &File) -> io::Result<Vec<u8>> {
     Ok(content)
 }
 
+/// Files up to this size that the kernel's caches hold whole are read by `get_content` in the
+/// caller's task (a few microseconds) rather than on a blocking thread, whose hand-off costs
+/// more than the read: links, tags and small manifests.
+const CACHED_READ_MAX: u64 = 64 << 10;
+
 /// The chunk size of [`FilesystemDriver`]'s read streams.
 const READ_CHUNK: u64 = 1 << 20;
 
@@ -1259,6 +1267,44 @@ mod tests {
         assert!(tree(&root).is_empty());
         assert_eq!(tree(&outside), ["secret"]);
         assert_eq!(fs::read(outside.join("secret")).unwrap(), b"secret");
+    }
+
+    /// `get_content` reads small files that the kernel's caches hold in the caller's task, and
+    /// every other file on a blocking thread; either way the answer is the same.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn small_cached_files_are_read_in_place_and_others_on_a_blocking_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = FilesystemDriver::new(dir.path()).unwrap();
+        let (small, large) = (path("/a/small"), path("/a/large"));
+        driver
+            .put_content(&small, Bytes::from_static(b"small"))
+            .await
+            .unwrap();
+        let big = Bytes::from(vec![7u8; (super::CACHED_READ_MAX + 1) as usize]);
+        driver.put_content(&large, big.clone()).await.unwrap();
+        let max = super::CACHED_READ_MAX;
+        let cached = |p: &StoragePath| driver.beneath.read_cached(p, max);
+
+        assert_eq!(cached(&small).unwrap().unwrap(), b"small");
+        assert!(cached(&large).is_none(), "larger than the bound");
+        assert!(cached(&path("/a")).is_none(), "a directory");
+        // A name the kernel has looked up before and knows to be missing.
+        let missing = path("/a/missing");
+        let not_found = |result| matches!(result, Err(StorageError::PathNotFound { .. }));
+        assert!(not_found(driver.get_content(&missing).await.map(drop)));
+        assert!(not_found(cached(&missing).unwrap().map(drop)));
+
+        // Data dropped from the page cache is not waited for here.
+        let file = fs::File::open(dir.path().join("a/small")).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        assert!(
+            cached(&small).is_none(),
+            "the data is not in the page cache"
+        );
+        assert_eq!(driver.get_content(&small).await.unwrap(), "small");
+        assert_eq!(driver.get_content(&large).await.unwrap(), big);
     }
 
     #[tokio::test]
