@@ -57,6 +57,19 @@ impl Beneath {
         }
     }
 
+    /// Opens `path` for reading like [`open`](Self::open), but only if every component of
+    /// the path is in the kernel's lookup cache, so that the call cannot wait for the disk.
+    /// `None` when it would have to, and on systems without such a call.
+    pub(super) fn open_cached(&self, path: &StoragePath) -> Option<Result<File, StorageError>> {
+        #[cfg(target_os = "linux")]
+        return self.linux.open_cached(path);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
     /// Opens `path` (never the root itself), refusing symbolic links; `None` when this
     /// system cannot, and the caller must walk the path instead.
     pub(super) fn open(
@@ -93,8 +106,7 @@ mod linux {
         dir: Option<File>,
         /// Cleared the first time the kernel refuses `openat2` itself.
         available: AtomicBool,
-        /// Cleared the first time the kernel refuses `RESOLVE_CACHED` or `RWF_NOWAIT`
-        /// (before Linux 5.12, or a filesystem without them).
+        /// Cleared the first time the kernel refuses `RESOLVE_CACHED` (before Linux 5.12).
         cached_available: AtomicBool,
     }
 
@@ -110,11 +122,7 @@ mod linux {
             }
         }
 
-        pub(super) fn read_cached(
-            &self,
-            path: &StoragePath,
-            max: u64,
-        ) -> Option<Result<Vec<u8>, StorageError>> {
+        pub(super) fn open_cached(&self, path: &StoragePath) -> Option<Result<File, StorageError>> {
             let dir = self.dir.as_ref()?;
             if !self.cached_available.load(Ordering::Relaxed)
                 || !self.available.load(Ordering::Relaxed)
@@ -128,44 +136,46 @@ mod linux {
                 | ResolveFlags::NO_MAGICLINKS
                 | ResolveFlags::CACHED;
             let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-            let fd = match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
-                Ok(fd) => fd,
-                Err(Errno::LOOP) => {
-                    return Some(Err(StorageError::InvalidPath {
-                        path: path.to_string(),
-                    }));
-                }
+            match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
+                Ok(fd) => Some(Ok(File::from(fd))),
+                Err(Errno::LOOP) => Some(Err(StorageError::InvalidPath {
+                    path: path.to_string(),
+                })),
                 // The caches know the name is not there.
-                Err(Errno::NOENT | Errno::NOTDIR) => {
-                    return Some(Err(StorageError::PathNotFound {
-                        path: path.to_string(),
-                    }));
-                }
+                Err(Errno::NOENT | Errno::NOTDIR) => Some(Err(StorageError::PathNotFound {
+                    path: path.to_string(),
+                })),
                 Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
                     self.cached_available.store(false, Ordering::Relaxed);
-                    return None;
+                    None
                 }
                 // `EAGAIN`: the lookup would have to wait for the disk.
-                Err(_) => return None,
+                Err(_) => None,
+            }
+        }
+
+        pub(super) fn read_cached(
+            &self,
+            path: &StoragePath,
+            max: u64,
+        ) -> Option<Result<Vec<u8>, StorageError>> {
+            let file = match self.open_cached(path)? {
+                Ok(file) => file,
+                Err(error) => return Some(Err(error)),
             };
-            let stat = rustix::fs::fstat(&fd).ok()?;
+            let stat = rustix::fs::fstat(&file).ok()?;
             let size = u64::try_from(stat.st_size).ok()?;
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile || size > max {
                 return None;
             }
             // One byte more than the size: a file that grew since is read the slow way.
             let mut content = vec![0; usize::try_from(size).ok()? + 1];
-            let mut buffers = [IoSliceMut::new(&mut content)];
-            match rustix::io::preadv2(&fd, &mut buffers, 0, ReadWriteFlags::NOWAIT) {
-                Ok(read) if read as u64 == size => {
+            match read_at_nowait(&file, &mut content, 0) {
+                Some(read) if read as u64 == size => {
                     content.truncate(read);
                     Some(Ok(content))
                 }
-                Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
-                    self.cached_available.store(false, Ordering::Relaxed);
-                    None
-                }
-                // `EAGAIN`, a short read of what was cached, or a file that changed.
+                // Some of the data is not cached, or the file changed.
                 _ => None,
             }
         }
@@ -204,6 +214,29 @@ mod linux {
                 // A rename raced the lookup, or something else: let the walk decide.
                 Err(_) => None,
             }
+        }
+    }
+
+    /// Set the first time the kernel refuses `RWF_NOWAIT` (before Linux 4.14, or a
+    /// filesystem without it for buffered reads).
+    static NOWAIT_REFUSED: AtomicBool = AtomicBool::new(false);
+
+    /// Reads into `buffer` from `offset` only what the page cache holds there: the bytes read
+    /// (fewer than asked when only some are cached, 0 at the end of the file), or `None` when
+    /// none are cached or the system cannot read this way.
+    fn read_at_nowait(file: &File, buffer: &mut [u8], offset: u64) -> Option<usize> {
+        if NOWAIT_REFUSED.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut buffers = [IoSliceMut::new(buffer)];
+        match rustix::io::preadv2(file, &mut buffers, offset, ReadWriteFlags::NOWAIT) {
+            Ok(read) => Some(read),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+                NOWAIT_REFUSED.store(true, Ordering::Relaxed);
+                None
+            }
+            // `EAGAIN`: nothing there is cached.
+            Err(_) => None,
         }
     }
 }

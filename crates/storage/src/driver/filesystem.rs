@@ -445,7 +445,10 @@ impl StorageDriver for FilesystemDriver {
         let beneath = Arc::clone(&self.beneath);
         let owned = path.clone();
         Box::pin(async move {
-            let file = blocking(path, move || open_at(&root, &beneath, &owned, offset)).await?;
+            let file = match beneath.open_cached(path) {
+                Some(opened) => check_read_offset(opened?, path, offset)?,
+                None => blocking(path, move || open_at(&root, &beneath, &owned, offset)).await?,
+            };
             let reads = ReadsAhead {
                 file: Arc::new(file),
                 next: offset,
@@ -870,7 +873,14 @@ fn open_at(
         Some(file) => file?,
         None => File::open(resolve(root, path, Access::Read)?.full).map_err(error)?,
     };
-    let meta = file.metadata().map_err(error)?;
+    check_read_offset(file, path, offset)
+}
+
+/// `file`, opened at `path` to be read from `offset`, unless it is a directory or shorter.
+fn check_read_offset(file: File, path: &StoragePath, offset: u64) -> Result<File, StorageError> {
+    let meta = file
+        .metadata()
+        .map_err(|e| fs_error(path.as_str(), Access::Read, e))?;
     if meta.is_dir() {
         return Err(invalid(path));
     }
@@ -918,9 +928,12 @@ impl ReadsAhead {
         while self.in_flight.len() < READ_AHEAD && self.next < self.end {
             let len = (self.end - self.next).min(READ_CHUNK);
             let (file, at) = (Arc::clone(&self.file), self.next);
+            // Allocated here rather than on the blocking thread: the caller's thread frees it
+            // once sent, and memory freed where it was allocated goes back to the allocator's
+            // few per-worker arenas instead of lingering in one per blocking thread.
+            let mut buffer = vec![0; len as usize]; // at most READ_CHUNK
             self.in_flight
                 .push_back(tokio::task::spawn_blocking(move || {
-                    let mut buffer = vec![0; usize::try_from(len).map_err(io::Error::other)?];
                     read_exact_at(&file, &mut buffer, at)?;
                     Ok(Bytes::from(buffer))
                 }));
