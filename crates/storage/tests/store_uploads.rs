@@ -226,25 +226,32 @@ async fn resume_without_a_usable_hash_state_rehashes_the_data() {
 #[tokio::test]
 async fn resume_after_a_crash_lost_the_unsynced_hash_states() {
     let registry = memory();
-    let repo = name("app");
-    let repository = registry.repository(&repo);
+    let repository = registry.repository(&name("app"));
     let content = b"a layer of some length".repeat(100);
-    let Created::Upload(mut writer) = repository
-        .blobs()
-        .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
-        .await
-        .unwrap()
-    else {
-        panic!("no mount was asked for");
+    // A sha512 session holding the first 1,000 bytes, and its `hashstates` directory.
+    let begin = || async {
+        let Created::Upload(mut writer) = repository
+            .blobs()
+            .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
+            .await
+            .unwrap()
+        else {
+            panic!("no mount was asked for");
+        };
+        let id = writer.id().to_owned();
+        writer
+            .write(Bytes::copy_from_slice(&content[..1000]))
+            .await
+            .unwrap();
+        writer.close().await.unwrap();
+        let states = format!("/docker/registry/v2/repositories/app/_uploads/{id}/hashstates");
+        (id, states)
     };
-    let id = writer.id().to_owned();
-    writer
-        .write(Bytes::copy_from_slice(&content[..1000]))
-        .await
-        .unwrap();
-    writer.close().await.unwrap();
-    let states = format!("/docker/registry/v2/repositories/app/_uploads/{id}/hashstates");
-    let state = gantry_storage::StoragePath::new(format!("{states}/sha512/1000")).unwrap();
+    let storage_path = |p: String| gantry_storage::StoragePath::new(p).unwrap();
+
+    // The state at the data's size is empty: the data is hashed again.
+    let (id, states) = begin().await;
+    let state = storage_path(format!("{states}/sha512/1000"));
     registry
         .driver()
         .put_content(&state, Bytes::new())
@@ -261,42 +268,32 @@ async fn resume_after_a_crash_lost_the_unsynced_hash_states() {
         .await
         .unwrap();
     writer.close().await.unwrap();
-
-    let states = gantry_storage::StoragePath::new(states).unwrap();
-    registry.driver().delete(&states).await.unwrap();
+    // Every state gone: a wrong digest is still refused, and the session is gone with it.
+    registry
+        .driver()
+        .delete(&storage_path(states))
+        .await
+        .unwrap();
     let writer = repository.blobs().resume(&id).await.unwrap();
     assert_eq!(writer.size(), 2000);
-    // A wrong digest is still refused; the session is gone with it.
     let wrong = Digest::of(Algorithm::Sha512, &content[..1999]);
     assert!(writer.commit(&wrong, None).await.is_err());
 
-    let Created::Upload(mut writer) = repository
-        .blobs()
-        .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
-        .await
-        .unwrap()
-    else {
-        panic!("no mount was asked for");
-    };
-    let id = writer.id().to_owned();
-    writer
-        .write(Bytes::copy_from_slice(&content[..1000]))
+    // Every state gone: the right digest commits the blob.
+    let (id, states) = begin().await;
+    registry
+        .driver()
+        .delete(&storage_path(states))
         .await
         .unwrap();
-    writer.close().await.unwrap();
-    let states = format!("/docker/registry/v2/repositories/app/_uploads/{id}/hashstates");
-    let states = gantry_storage::StoragePath::new(states).unwrap();
-    registry.driver().delete(&states).await.unwrap();
     let mut writer = repository.blobs().resume(&id).await.unwrap();
     writer
         .write(Bytes::copy_from_slice(&content[1000..]))
         .await
         .unwrap();
     let sha512 = Digest::of(Algorithm::Sha512, &content);
-    writer
-        .commit(&sha512, Some(content.len() as u64))
-        .await
-        .unwrap();
+    let length = content.len() as u64;
+    writer.commit(&sha512, Some(length)).await.unwrap();
     assert_eq!(blob(&repository, &sha512).await, content);
 }
 

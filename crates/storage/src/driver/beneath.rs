@@ -90,10 +90,9 @@ impl Beneath {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::fs::File;
+    use std::io::IoSliceMut;
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
-
-    use std::io::IoSliceMut;
 
     use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
     use rustix::io::{Errno, ReadWriteFlags};
@@ -123,35 +122,8 @@ mod linux {
         }
 
         pub(super) fn open_cached(&self, path: &StoragePath) -> Option<Result<File, StorageError>> {
-            let dir = self.dir.as_ref()?;
-            if !self.cached_available.load(Ordering::Relaxed)
-                || !self.available.load(Ordering::Relaxed)
-                || path.is_root()
-            {
-                return None;
-            }
-            let relative = path.as_str().trim_start_matches('/');
-            let resolve = ResolveFlags::BENEATH
-                | ResolveFlags::NO_SYMLINKS
-                | ResolveFlags::NO_MAGICLINKS
-                | ResolveFlags::CACHED;
             let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-            match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
-                Ok(fd) => Some(Ok(File::from(fd))),
-                Err(Errno::LOOP) => Some(Err(StorageError::InvalidPath {
-                    path: path.to_string(),
-                })),
-                // The caches know the name is not there.
-                Err(Errno::NOENT | Errno::NOTDIR) => Some(Err(StorageError::PathNotFound {
-                    path: path.to_string(),
-                })),
-                Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
-                    self.cached_available.store(false, Ordering::Relaxed);
-                    None
-                }
-                // `EAGAIN`: the lookup would have to wait for the disk.
-                Err(_) => None,
-            }
+            self.openat2(path, flags, ResolveFlags::CACHED, &self.cached_available)
         }
 
         pub(super) fn read_cached(
@@ -185,33 +157,53 @@ mod linux {
             path: &StoragePath,
             purpose: Purpose,
         ) -> Option<Result<File, StorageError>> {
-            let dir = self.dir.as_ref()?;
-            if !self.available.load(Ordering::Relaxed) || path.is_root() {
-                return None;
-            }
-            let relative = path.as_str().trim_start_matches('/');
             let flags = match purpose {
                 Purpose::Read => OFlags::RDONLY | OFlags::CLOEXEC,
                 Purpose::Stat => OFlags::PATH | OFlags::CLOEXEC,
             };
-            let resolve =
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+            self.openat2(path, flags, ResolveFlags::empty(), &self.available)
+        }
+
+        /// `openat2` of `path` below the root, refusing symbolic links, with `extra` resolve
+        /// flags; `None` when the call cannot answer. `usable` is cleared when the kernel refuses
+        /// the call itself.
+        fn openat2(
+            &self,
+            path: &StoragePath,
+            flags: OFlags,
+            extra: ResolveFlags,
+            usable: &AtomicBool,
+        ) -> Option<Result<File, StorageError>> {
+            let dir = self.dir.as_ref()?;
+            if !self.available.load(Ordering::Relaxed)
+                || !usable.load(Ordering::Relaxed)
+                || path.is_root()
+            {
+                return None;
+            }
+            let relative = path.as_str().trim_start_matches('/');
+            let resolve = ResolveFlags::BENEATH
+                | ResolveFlags::NO_SYMLINKS
+                | ResolveFlags::NO_MAGICLINKS
+                | extra;
             match rustix::fs::openat2(dir, relative, flags, Mode::empty(), resolve) {
                 Ok(fd) => Some(Ok(File::from(fd))),
                 // A symbolic link on the way: the path leaves the store's own tree.
                 Err(Errno::LOOP) => Some(Err(StorageError::InvalidPath {
                     path: path.to_string(),
                 })),
-                // Missing, or a file where a directory should be: nothing there to read.
+                // Missing, or a file where a directory should be: nothing there to read. (With
+                // `RESOLVE_CACHED`, the caches know it is missing.)
                 Err(Errno::NOENT | Errno::NOTDIR) => Some(Err(StorageError::PathNotFound {
                     path: path.to_string(),
                 })),
-                // The call itself refused (an old kernel, a filter): walk from now on.
+                // The call itself refused (an old kernel, a filter): not again.
                 Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
-                    self.available.store(false, Ordering::Relaxed);
+                    usable.store(false, Ordering::Relaxed);
                     None
                 }
-                // A rename raced the lookup, or something else: let the walk decide.
+                // A rename raced the lookup; with `RESOLVE_CACHED`, `EAGAIN`: the lookup would
+                // wait for the disk. Either way the caller takes the slow path.
                 Err(_) => None,
             }
         }
