@@ -14,6 +14,11 @@ use tokio::time::{Instant, Sleep};
 pub(crate) struct IdleTimeout<S> {
     inner: S,
     limit: Duration,
+    /// When a byte last moved.
+    last_progress: Instant,
+    /// A timer that fires no later than `last_progress + limit`. Progress only notes the time;
+    /// the timer is moved on when it fires early, so a busy connection does not re-arm it on
+    /// every read and write.
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -23,23 +28,33 @@ impl<S> IdleTimeout<S> {
         IdleTimeout {
             inner,
             limit,
+            last_progress: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(limit)),
         }
     }
 
     fn progress(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.limit);
+        self.last_progress = Instant::now();
     }
 
-    /// `TimedOut` once the deadline passed; otherwise registers for it and stays pending.
+    /// `TimedOut` once `limit` passed since the last progress; otherwise registers for the
+    /// timer and stays pending.
     fn expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            let due = self.last_progress + self.limit;
+            if due > Instant::now() {
+                // Bytes moved since the timer was set: wait for the rest of the limit.
+                self.deadline.as_mut().reset(due);
+                if self.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            return Poll::Ready(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the connection was idle too long",
-            )),
-            Poll::Pending => Poll::Pending,
+            ));
         }
+        Poll::Pending
     }
 }
 
@@ -94,5 +109,47 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::IdleTimeout;
+
+    /// Bytes moving keep the connection open well past the limit; once they stop, it closes
+    /// after the limit.
+    #[tokio::test]
+    async fn progress_keeps_a_connection_open_and_silence_closes_it() {
+        let limit = Duration::from_secs(1);
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = IdleTimeout::new(server, limit);
+        let (mut client_read, mut client_write) = tokio::io::split(client);
+        let talker = tokio::spawn(async move {
+            for _ in 0..15 {
+                client_write.write_all(b"x").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            client_write
+        });
+        let started = std::time::Instant::now();
+        let mut byte = [0u8; 1];
+        for _ in 0..15 {
+            server.read_exact(&mut byte).await.unwrap();
+            server.write_all(b"y").await.unwrap();
+            client_read.read_exact(&mut byte).await.unwrap();
+        }
+        assert!(
+            started.elapsed() > 2 * limit,
+            "the talk outlasted the limit"
+        );
+        let _client_write = talker.await.unwrap();
+        let silent = std::time::Instant::now();
+        let error = server.read(&mut byte).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(silent.elapsed() >= Duration::from_millis(500));
     }
 }
