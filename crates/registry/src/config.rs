@@ -30,6 +30,10 @@ pub struct Config {
     pub upload_purge_age_secs: u64,
     /// How often, in seconds, the purge runs (hourly by default; 0 turns it off).
     pub upload_purge_interval_secs: u64,
+    /// How long, in seconds, one walk of the tree serves catalog pages (10 by default).
+    /// Repositories this server creates appear at once; those another server sharing the root
+    /// creates, within this time. 0 walks the tree for every page.
+    pub catalog_refresh_secs: u64,
     /// The secret that signs upload URLs. When absent, one is generated and kept in
     /// `<root>/gantry/upload-secret`, so servers sharing the root share it.
     pub upload_secret: Option<String>,
@@ -125,6 +129,7 @@ impl Default for Config {
             sparse_indexes: true,
             upload_purge_age_secs: 7 * 24 * 3600,
             upload_purge_interval_secs: 3600,
+            catalog_refresh_secs: 10,
             upload_secret: None,
             chunk_min_length: 0,
             max_header_bytes: 64 * 1024,
@@ -194,6 +199,9 @@ impl Config {
             }
             "UPLOAD_PURGE_INTERVAL_SECS" => {
                 self.upload_purge_interval_secs = value.parse().map_err(|_| invalid())?;
+            }
+            "CATALOG_REFRESH_SECS" => {
+                self.catalog_refresh_secs = value.parse().map_err(|_| invalid())?;
             }
             "UPLOAD_SECRET" => self.upload_secret = Some(value.to_owned()),
             "CHUNK_MIN_LENGTH" => self.chunk_min_length = value.parse().map_err(|_| invalid())?,
@@ -286,6 +294,7 @@ mod tests {
             ("GANTRY_METRICS_LISTEN", "127.0.0.1:9100"),
             ("GANTRY_TLS_CERTIFICATE", "/c.pem"),
             ("GANTRY_TLS_KEY", "/k.pem"),
+            ("GANTRY_CATALOG_REFRESH_SECS", "0"),
             ("HOME", "/root"),
         ] {
             config.apply_env(key, value).unwrap();
@@ -293,6 +302,7 @@ mod tests {
         assert_eq!(config.root, PathBuf::from("/srv/registry"));
         assert!(!config.delete_enabled);
         assert_eq!(config.metrics_listen.unwrap().port(), 9100);
+        assert_eq!(config.catalog_refresh_secs, 0);
         assert_eq!(config.tls.unwrap().key, PathBuf::from("/k.pem"));
     }
 

@@ -69,6 +69,7 @@ impl Server {
             .with_max_page_size(config.max_page_size)
             .with_sparse_indexes(config.sparse_indexes)
             .with_upload_purge_age(Duration::from_secs(config.upload_purge_age_secs))
+            .with_catalog_refresh(Duration::from_secs(config.catalog_refresh_secs))
             .with_upload_secret(secret);
         let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;
         let state = AppState {

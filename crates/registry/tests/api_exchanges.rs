@@ -529,6 +529,45 @@ async fn uploads_continue_on_another_server_sharing_the_root() {
     third.stop().await;
 }
 
+/// `catalog_refresh_secs` bounds how late a repository created by another server sharing the
+/// root appears in this one's catalog; a server's own repositories appear at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_refresh_bounds_how_late_another_servers_repositories_appear() {
+    async fn catalog(server: &TestServer) -> String {
+        server.get("/v2/_catalog").await.text().await.unwrap()
+    }
+    let root = tempfile::tempdir().unwrap();
+    let cached =
+        TestServer::start_at(root.path(), |config| config.catalog_refresh_secs = 3600).await;
+    let walking = TestServer::start_at(root.path(), |config| config.catalog_refresh_secs = 0).await;
+    cached.push_image("first", "a", b"layer").await;
+    assert_eq!(catalog(&cached).await, r#"{"repositories":["first"]}"#);
+
+    walking.push_image("second", "a", b"layer").await;
+    assert_eq!(
+        catalog(&walking).await,
+        r#"{"repositories":["first","second"]}"#,
+        "0 walks the tree for every page"
+    );
+    assert_eq!(
+        catalog(&cached).await,
+        r#"{"repositories":["first"]}"#,
+        "within the refresh, the names walked before serve"
+    );
+    cached.push_image("third", "a", b"layer").await;
+    assert_eq!(
+        catalog(&cached).await,
+        r#"{"repositories":["first","third"]}"#,
+        "the server's own new repository joins at once"
+    );
+    assert_eq!(
+        catalog(&walking).await,
+        r#"{"repositories":["first","second","third"]}"#
+    );
+    cached.stop().await;
+    walking.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_limit_caps_every_list_and_still_links_onward() {
     let server = TestServer::start_with(|config| config.max_page_size = 2).await;
