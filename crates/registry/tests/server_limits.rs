@@ -121,16 +121,17 @@ async fn one_client_streams_a_bounded_number_of_uploads() {
     let location = started.headers()["location"].to_str().unwrap().to_owned();
 
     // A PATCH whose body stays open holds the client's one slot.
-    let (feed, chunks) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    let body =
-        reqwest::Body::wrap_stream(futures_util::stream::unfold(chunks, |mut chunks| async {
-            chunks.recv().await.map(|chunk| (chunk, chunks))
-        }));
-    feed.send(Ok(b"first".to_vec())).await.unwrap();
-    let patch = tokio::spawn(server.client.patch(server.at(&location)).body(body).send());
-
+    let (mut feed, mut patch) = open_patch(&server, &location).await;
     let mut refused = None;
     for _ in 0..200 {
+        if patch.is_finished() {
+            // The PATCH came in while a probe below held the slot, and was refused itself.
+            let response = patch.await.unwrap().unwrap();
+            assert_eq!(response.status(), 429);
+            (feed, patch) = open_patch(&server, &location).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            continue;
+        }
         let response = server.post("/v2/b/blobs/uploads/").await;
         if response.status() == 429 {
             refused = Some(response);
@@ -146,6 +147,26 @@ async fn one_client_streams_a_bounded_number_of_uploads() {
     drop(feed);
     assert_eq!(patch.await.unwrap().unwrap().status(), 202);
     assert_eq!(server.post("/v2/b/blobs/uploads/").await.status(), 202);
+}
+
+type Feed = tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>;
+
+/// A PATCH to `location` whose body stays open until the returned sender is dropped.
+async fn open_patch(
+    server: &TestServer,
+    location: &str,
+) -> (
+    Feed,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let (feed, chunks) = tokio::sync::mpsc::channel(4);
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::unfold(chunks, |mut chunks| async {
+            chunks.recv().await.map(|chunk| (chunk, chunks))
+        }));
+    feed.send(Ok(b"first".to_vec())).await.unwrap();
+    let request = server.client.patch(server.at(location)).body(body).send();
+    (feed, tokio::spawn(request))
 }
 
 #[tokio::test]
