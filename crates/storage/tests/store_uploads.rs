@@ -11,7 +11,7 @@ mod store_support;
 
 use bytes::Bytes;
 use gantry_reference::{Algorithm, Digest};
-use gantry_storage::{CreateOptions, Created, StorageError};
+use gantry_storage::StorageError;
 use store_support::*;
 
 #[tokio::test]
@@ -230,14 +230,7 @@ async fn resume_after_a_crash_lost_the_unsynced_hash_states() {
     let content = b"a layer of some length".repeat(100);
     // A sha512 session holding the first 1,000 bytes, and its `hashstates` directory.
     let begin = || async {
-        let Created::Upload(mut writer) = repository
-            .blobs()
-            .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
-            .await
-            .unwrap()
-        else {
-            panic!("no mount was asked for");
-        };
+        let mut writer = start_hashed(&repository, Algorithm::Sha512).await;
         let id = writer.id().to_owned();
         writer
             .write(Bytes::copy_from_slice(&content[..1000]))
@@ -305,14 +298,7 @@ async fn sha512_uploads_and_cross_algorithm_commits() {
     let sha512 = Digest::of(Algorithm::Sha512, &content);
 
     // Hashed with sha512 as it streams, resumed from its saved sha512 state.
-    let Created::Upload(mut writer) = repository
-        .blobs()
-        .create(CreateOptions::new().with_algorithm(Algorithm::Sha512))
-        .await
-        .unwrap()
-    else {
-        panic!("no mount was asked for");
-    };
+    let mut writer = start_hashed(&repository, Algorithm::Sha512).await;
     let id = writer.id().to_owned();
     writer
         .write(Bytes::copy_from_slice(&content[..5000]))

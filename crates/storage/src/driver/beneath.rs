@@ -175,10 +175,7 @@ mod linux {
             usable: &AtomicBool,
         ) -> Option<Result<File, StorageError>> {
             let dir = self.dir.as_ref()?;
-            if !self.available.load(Ordering::Relaxed)
-                || !usable.load(Ordering::Relaxed)
-                || path.is_root()
-            {
+            if !usable.load(Ordering::Relaxed) || path.is_root() {
                 return None;
             }
             let relative = path.as_str().trim_start_matches('/');

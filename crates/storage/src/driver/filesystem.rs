@@ -107,12 +107,14 @@ impl FilesystemDriver {
                 let _ = fs::remove_file(&temp);
                 return Err(error(e));
             }
-            if durability == Durability::Unsynced {
-                return Ok(());
+            match durability {
+                Durability::Synced => {
+                    let mut dirs = resolved.changed_dirs;
+                    dirs.push(dir);
+                    sync_dirs(dirs, &path)
+                }
+                Durability::Unsynced => Ok(()),
             }
-            let mut dirs = resolved.changed_dirs;
-            dirs.push(dir);
-            sync_dirs(dirs, &path)
         })
         .await
     }

@@ -55,9 +55,14 @@ pub(crate) fn sha256(content: &[u8]) -> Digest {
 
 /// A new upload session (no mount asked for).
 pub(crate) async fn start(repository: &Repository) -> BlobWriter {
+    start_hashed(repository, Algorithm::Sha256).await
+}
+
+/// A new upload session hashed with `algorithm` as it streams.
+pub(crate) async fn start_hashed(repository: &Repository, algorithm: Algorithm) -> BlobWriter {
     match repository
         .blobs()
-        .create(CreateOptions::new())
+        .create(CreateOptions::new().with_algorithm(algorithm))
         .await
         .unwrap()
     {
