@@ -8,9 +8,8 @@
 //! [`RegistryDestination`] checks blobs by `HEAD`, mounts them from another repository of the
 //! same registry, uploads them (small blobs in one request, others as one streamed `PATCH` by
 //! default, or in chunks that resume from the upload status when one fails), stores manifests
-//! by digest
-//! and commits by tag (or, for a reference by digest, checks that the digest is the one
-//! written). The registry checks every blob's digest when the upload is committed, so nothing
+//! by digest and commits by tag (or, for a reference by digest, checks that the digest is the
+//! one written). The registry checks every blob's digest when the upload is committed, so nothing
 //! unverified becomes visible.
 //!
 //! Within one [`put_blob`](ImageDestination::put_blob), the client resumes a failed chunk from
