@@ -2,7 +2,7 @@
 //! the same again under its own media type, and rebuilds through the builders to the same body.
 
 use gantry_reference::{Algorithm, Digest};
-use gantry_spec::{ImageIndex, ImageManifest, Manifest, ManifestKind};
+use gantry_spec::{Manifest, ManifestKind};
 
 /// Parses `data` with no content type and with each manifest media type, and checks what parses.
 pub fn check(data: &[u8]) {
@@ -28,53 +28,21 @@ pub fn check(data: &[u8]) {
 fn check_rebuild(manifest: &Manifest) {
     let kind = manifest.kind();
     if let Some(image) = manifest.as_image() {
-        let builder = if kind.is_docker() {
-            ImageManifest::docker_builder(image.config.clone())
-        } else {
-            ImageManifest::builder(image.config.clone())
-        };
-        let mut builder = builder.layers(image.layers.clone());
-        if let Some(subject) = &image.subject {
-            builder = builder.subject(subject.clone());
-        }
-        if let Some(artifact_type) = &image.artifact_type {
-            builder = builder.artifact_type(artifact_type.clone());
-        }
-        for (key, value) in &image.annotations {
-            builder = builder.annotation(key.clone(), value.clone());
-        }
-        let rebuilt = builder
+        let rebuilt = image
+            .to_builder(kind)
             .build()
             .unwrap_or_else(|e| panic!("a parsed manifest fails to rebuild: {e}"));
-        let expected = ImageManifest {
-            media_type: Some(kind.media_type().to_owned()),
-            ..image.clone()
-        };
+        let mut expected = image.clone();
+        expected.media_type = Some(kind.media_type().to_owned());
         assert_eq!(rebuilt.as_image(), Some(&expected));
     }
     if let Some(index) = manifest.as_index() {
-        let builder = if kind.is_docker() {
-            ImageIndex::docker_builder()
-        } else {
-            ImageIndex::builder()
-        };
-        let mut builder = builder.manifests(index.manifests.clone());
-        if let Some(subject) = &index.subject {
-            builder = builder.subject(subject.clone());
-        }
-        if let Some(artifact_type) = &index.artifact_type {
-            builder = builder.artifact_type(artifact_type.clone());
-        }
-        for (key, value) in &index.annotations {
-            builder = builder.annotation(key.clone(), value.clone());
-        }
-        let rebuilt = builder
+        let rebuilt = index
+            .to_builder(kind)
             .build()
             .unwrap_or_else(|e| panic!("a parsed index fails to rebuild: {e}"));
-        let expected = ImageIndex {
-            media_type: Some(kind.media_type().to_owned()),
-            ..index.clone()
-        };
+        let mut expected = index.clone();
+        expected.media_type = Some(kind.media_type().to_owned());
         assert_eq!(rebuilt.as_index(), Some(&expected));
     }
 }

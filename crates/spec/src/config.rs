@@ -19,6 +19,7 @@ pub const ROOTFS_TYPE_LAYERS: &str = "layers";
 /// Serialising writes the fields in the order of the image-spec's Go type, empty optional fields
 /// omitted, no whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ImageConfig {
     /// When the image was created, as an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]

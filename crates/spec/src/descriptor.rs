@@ -24,6 +24,7 @@ use crate::{Platform, SpecError, media_type};
 /// omitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawDescriptor")]
+#[non_exhaustive]
 pub struct Descriptor {
     /// The media type of the content.
     #[serde(rename = "mediaType")]

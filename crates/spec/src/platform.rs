@@ -15,6 +15,7 @@ use crate::{Descriptor, SpecError};
 /// documents are kept as written; [`Platform::normalized`] gives the canonical spelling, and
 /// matching always compares normalised values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Platform {
     /// The CPU architecture, such as `amd64` or `arm64`.
     pub architecture: String,

@@ -61,10 +61,7 @@ fn best_match_picks_the_closest_entry() {
 fn entries_without_platform_are_never_chosen() {
     let mut attestation = entry("linux/amd64");
     attestation.platform = None;
-    let unknown = Descriptor {
-        platform: Some(Platform::new("unknown", "unknown")),
-        ..entry("linux/amd64")
-    };
+    let unknown = entry("linux/amd64").with_platform(Platform::new("unknown", "unknown"));
     let wanted = Platform::parse("linux/amd64").unwrap();
     assert!(wanted.best_match([&attestation, &unknown]).is_none());
 }
@@ -72,10 +69,8 @@ fn entries_without_platform_are_never_chosen() {
 #[test]
 fn the_first_of_equal_entries_wins() {
     let first = entry("linux/arm64");
-    let second = Descriptor {
-        digest: Digest::of(Algorithm::Sha256, b"second"),
-        ..entry("linux/aarch64/v8")
-    };
+    let mut second = entry("linux/aarch64/v8");
+    second.digest = Digest::of(Algorithm::Sha256, b"second");
     let wanted = Platform::parse("linux/arm64").unwrap();
     assert_eq!(wanted.best_match([&first, &second]), Some(&first));
 }

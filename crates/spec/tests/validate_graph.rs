@@ -294,13 +294,9 @@ fn a_child_of_the_wrong_kind_is_a_media_type_mismatch() {
     let mut store = Store::default();
     let nested = multi_platform(&mut store);
     // The entry says image manifest; the content is an index.
-    let wrong = ImageIndex::builder()
-        .manifest(Descriptor {
-            media_type: media_type::OCI_IMAGE_MANIFEST.to_owned(),
-            ..nested.descriptor()
-        })
-        .build()
-        .unwrap();
+    let mut entry = nested.descriptor();
+    entry.media_type = media_type::OCI_IMAGE_MANIFEST.to_owned();
+    let wrong = ImageIndex::builder().manifest(entry).build().unwrap();
     store.put_manifest(&wrong);
     let error = validate::image(&store, &wrong.descriptor()).unwrap_err();
     assert!(

@@ -18,6 +18,7 @@ use crate::{Descriptor, SpecError};
 /// `artifactType`, `config`, `layers`, `subject`, `annotations`, in that order, empty optional
 /// fields omitted, no whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImageManifest {
     /// The `mediaType` field, when the document has one.
     pub media_type: Option<String>,
@@ -53,6 +54,24 @@ impl ImageManifest {
     /// A builder for a Docker schema 2 manifest with this config.
     pub fn docker_builder(config: Descriptor) -> ImageManifestBuilder {
         ImageManifestBuilder::new(ManifestKind::DockerManifest, config)
+    }
+
+    /// A builder that starts from every field of this manifest, for rebuilding or converting a
+    /// parsed one: it writes a Docker schema 2 manifest when `kind` is
+    /// [`ManifestKind::DockerManifest`], an OCI image manifest otherwise.
+    pub fn to_builder(&self, kind: ManifestKind) -> ImageManifestBuilder {
+        let kind = match kind {
+            ManifestKind::DockerManifest => ManifestKind::DockerManifest,
+            _ => ManifestKind::OciImageManifest,
+        };
+        ImageManifestBuilder {
+            kind,
+            manifest: ImageManifest {
+                media_type: Some(kind.media_type().to_owned()),
+                ..self.clone()
+            },
+            algorithm: Algorithm::Sha256,
+        }
     }
 
     /// The artifact type the referrers API reports for this manifest: `artifactType` when set,

@@ -16,6 +16,7 @@ use crate::{Descriptor, SpecError};
 /// Serialising writes canonical JSON: `schemaVersion`, `mediaType`, `artifactType`, `manifests`,
 /// `subject`, `annotations`, in that order, empty optional fields omitted, no whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImageIndex {
     /// The `mediaType` field, when the document has one.
     pub media_type: Option<String>,
@@ -48,6 +49,24 @@ impl ImageIndex {
     /// A builder for a Docker manifest list.
     pub fn docker_builder() -> ImageIndexBuilder {
         ImageIndexBuilder::new(ManifestKind::DockerManifestList)
+    }
+
+    /// A builder that starts from every field of this index, for rebuilding or converting a
+    /// parsed one: it writes a Docker manifest list when `kind` is
+    /// [`ManifestKind::DockerManifestList`], an OCI image index otherwise.
+    pub fn to_builder(&self, kind: ManifestKind) -> ImageIndexBuilder {
+        let kind = match kind {
+            ManifestKind::DockerManifestList => ManifestKind::DockerManifestList,
+            _ => ManifestKind::OciImageIndex,
+        };
+        ImageIndexBuilder {
+            kind,
+            index: ImageIndex {
+                media_type: Some(kind.media_type().to_owned()),
+                ..self.clone()
+            },
+            algorithm: Algorithm::Sha256,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! configs and layers are rewritten (indexes and their children too), which gives the manifests
 //! new digests; the blobs themselves are unchanged.
 
-use gantry_spec::{Descriptor, ImageIndex, ImageManifest, Manifest, media_type};
+use gantry_spec::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, media_type};
 
 use super::plan::Node;
 use crate::TransferError;
@@ -83,19 +83,13 @@ fn convert_image(manifest: Manifest, format: ManifestFormat) -> Result<Manifest,
                     )));
                 }
             };
-            let mut builder = ImageManifest::builder(config)
-                .layers(image.layers.iter().map(oci_layer))
-                .algorithm(algorithm);
-            if let Some(subject) = &image.subject {
-                builder = builder.subject(subject.clone());
-            }
-            if let Some(artifact_type) = &image.artifact_type {
-                builder = builder.artifact_type(artifact_type.clone());
-            }
-            for (key, value) in &image.annotations {
-                builder = builder.annotation(key.clone(), value.clone());
-            }
-            builder.build()?
+            let mut converted = image.clone();
+            converted.config = config;
+            converted.layers = image.layers.iter().map(oci_layer).collect();
+            converted
+                .to_builder(ManifestKind::OciImageManifest)
+                .algorithm(algorithm)
+                .build()?
         }
         ManifestFormat::DockerV2S2 => {
             if image.subject.is_some() || image.artifact_type.is_some() {
@@ -178,7 +172,7 @@ fn convert_index(
     let mut changed = !is_target(&manifest, format);
     let mut entries = Vec::with_capacity(index.manifests.len());
     for entry in &index.manifests {
-        if gantry_spec::ManifestKind::from_media_type(&entry.media_type).is_none() {
+        if ManifestKind::from_media_type(&entry.media_type).is_none() {
             entries.push(entry.clone());
             continue;
         }
