@@ -53,7 +53,7 @@ impl Image {
         docker: bool,
         annotate: impl FnOnce(gantry_spec::ImageManifestBuilder) -> gantry_spec::ImageManifestBuilder,
     ) -> Result<Image, Reason> {
-        let nonce = hex(&ctx.random_bytes(8));
+        let nonce = base16ct::lower::encode_string(&ctx.random_bytes(8));
         let config_json = format!(
             r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"config":{{"Labels":{{"conformance.nonce":"{nonce}"}}}}}}"#
         );
@@ -104,11 +104,6 @@ impl Image {
         let response = put_manifest(ctx, repository, reference, &self.manifest)?;
         expect::status(&response, &[201]).map_err(|r| format!("setup: {r}"))
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Starts an upload session in `repository`: `POST /v2/<name>/blobs/uploads/`, expecting 202 and

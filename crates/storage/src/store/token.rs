@@ -43,11 +43,7 @@ pub(crate) fn sign(
 ) -> String {
     let started = unix_seconds(started_at);
     let tag = mac(secret, name, id, started).finalize().into_bytes();
-    let mut token = format!("{started}.");
-    for byte in tag.iter() {
-        token.push_str(&format!("{byte:02x}"));
-    }
-    token
+    format!("{started}.{}", base16ct::lower::encode_string(&tag))
 }
 
 /// The start time a token signs, when it was signed with `secret` for `name` and `id`. The
@@ -64,9 +60,7 @@ pub(crate) fn verify(
     }
     let started: u64 = started.parse().ok()?;
     let mut tag = [0u8; 32];
-    for (i, byte) in tag.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    base16ct::mixed::decode(hex, &mut tag).ok()?;
     mac(secret, name, id, started).verify_slice(&tag).ok()?;
     UNIX_EPOCH.checked_add(Duration::from_secs(started))
 }
