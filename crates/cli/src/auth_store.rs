@@ -2,6 +2,7 @@
 //! credential helpers spoken to through `docker-credential-<name> store` and `erase`.
 //! (Reading is `gantry-client`'s job.)
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -151,30 +152,19 @@ impl AuthFile {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(&self.root).context("cannot write JSON")?;
         text.push('\n');
-        let temporary = dir.join(format!(".gantry-auth-{}.tmp", std::process::id()));
-        let written = write_private(&temporary, text.as_bytes())
-            .and_then(|()| std::fs::rename(&temporary, &self.path));
-        if let Err(error) = written {
-            let _ = std::fs::remove_file(&temporary);
-            return Err(error).with_context(|| format!("cannot write {}", self.path.display()));
-        }
-        Ok(())
+        // A temporary file is created readable and writable by its owner only, and removed
+        // when anything fails before the rename.
+        let written = tempfile::Builder::new()
+            .prefix(".gantry-auth-")
+            .tempfile_in(dir)
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.as_file().sync_all()?;
+                file.persist(&self.path).map_err(|error| error.error)?;
+                Ok(())
+            });
+        written.with_context(|| format!("cannot write {}", self.path.display()))
     }
-}
-
-/// Creates `path` with `bytes`, readable and writable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// Stores a credential with `docker-credential-<helper> store`.

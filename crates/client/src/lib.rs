@@ -69,6 +69,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! None.
 
 pub mod auth;
 mod blobs;

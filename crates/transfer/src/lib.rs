@@ -12,6 +12,10 @@
 //! Every transport reads through an [`ImageSource`] and writes through an
 //! [`ImageDestination`]; the copy engine ([`copy`]) joins any source to any destination,
 //! reporting [`ProgressEvent`]s as it goes.
+//!
+//! # Features
+//!
+//! None.
 
 mod archive;
 pub mod copy;
