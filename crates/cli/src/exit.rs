@@ -108,7 +108,7 @@ fn classify_transfer(error: &TransferError) -> (Failure, Option<&'static str>) {
     match error {
         TransferError::Client(client) => classify_client(client),
         TransferError::InvalidName { .. } => (Failure::Usage, None),
-        TransferError::NotFound(_) => (Failure::NotFound, None),
+        TransferError::NotFound { .. } => (Failure::NotFound, None),
         TransferError::NoMatchingPlatform { .. } => (
             Failure::NotFound,
             Some("choose one of the platforms listed with --platform, or copy them all with --all"),

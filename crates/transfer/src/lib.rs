@@ -31,7 +31,7 @@ pub mod registry;
 pub mod transport;
 
 pub use crate::docker_archive::{DockerArchiveDestination, DockerArchiveSource};
-pub use crate::error::TransferError;
+pub use crate::error::{Interruption, Missing, TransferError, Unsupported};
 pub use crate::layout::{OciLayoutDestination, OciLayoutSource};
 pub use crate::name::{DockerArchiveRef, ImageName};
 pub use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};

@@ -33,7 +33,7 @@ use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};
 
 use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
-use crate::{ImageName, TransferError};
+use crate::{ImageName, TransferError, Unsupported};
 
 /// Blobs up to this size are uploaded in one request, read into memory first.
 pub const MONOLITHIC_UPLOAD_LIMIT: u64 = 1024 * 1024;
@@ -165,10 +165,11 @@ impl ImageSource for RegistrySource {
         end: u64,
     ) -> Result<Option<BlobStream>, TransferError> {
         if start >= end || end > descriptor.size {
-            return Err(TransferError::Unsupported(format!(
-                "range {start}..{end} of a blob of {} bytes",
-                descriptor.size
-            )));
+            return Err(TransferError::Unsupported(Unsupported::Range {
+                start,
+                end,
+                size: descriptor.size,
+            }));
         }
         match self
             .client

@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::dedup::Role;
 use super::{Ctx, RetryOptions, Stats, ranged};
-use crate::{BlobStream, ProgressEvent, ProgressSink, TransferError};
+use crate::{BlobStream, Interruption, ProgressEvent, ProgressSink, TransferError};
 
 /// What travels from the feeder to the destination: bytes (or the error that ends them), and
 /// the memory permit of a ranged fetch, released when the destination takes the bytes.
@@ -178,7 +178,7 @@ async fn lead(
     let _slot = Arc::clone(&ctx.shared.slots)
         .acquire_owned()
         .await
-        .map_err(|_| TransferError::Interrupted("the copier was closed".to_owned()))?;
+        .map_err(|_| TransferError::Interrupted(Interruption::CopierClosed))?;
     let _permits = ctx.registry_permits().await?;
     let digest = &descriptor.digest;
     if ctx.destination.has_blob(descriptor).await? {
@@ -361,7 +361,10 @@ async fn sequential(
 /// Tells the destination the bytes stop here, and reports `error` as the copy's.
 pub(super) async fn fail(sender: &mpsc::Sender<Item>, error: TransferError) -> Feed {
     let _ = sender
-        .send((Err(TransferError::Interrupted(error.to_string())), None))
+        .send((
+            Err(TransferError::Interrupted(Interruption::SourceFailed)),
+            None,
+        ))
         .await;
     Feed::Failed(error)
 }

@@ -5,7 +5,7 @@
 use gantry_spec::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, media_type};
 
 use super::plan::Node;
-use crate::TransferError;
+use crate::{TransferError, Unsupported};
 
 /// The manifest format a copy writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,10 +23,19 @@ impl ManifestFormat {
         match value {
             "oci" => Ok(ManifestFormat::Oci),
             "v2s2" | "docker" => Ok(ManifestFormat::DockerV2S2),
-            other => Err(TransferError::Unsupported(format!(
-                "manifest format {other:?}; use oci or v2s2"
-            ))),
+            other => Err(TransferError::Unsupported(Unsupported::ManifestFormat {
+                name: other.to_owned(),
+            })),
         }
+    }
+}
+
+impl std::fmt::Display for ManifestFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ManifestFormat::Oci => "OCI",
+            ManifestFormat::DockerV2S2 => "Docker schema 2",
+        })
     }
 }
 
@@ -58,8 +67,22 @@ fn is_target(manifest: &Manifest, format: ManifestFormat) -> bool {
     manifest.kind().is_docker() == (format == ManifestFormat::DockerV2S2)
 }
 
-fn unsupported(what: String) -> TransferError {
-    TransferError::Unsupported(what)
+/// A `role` (`config` or `layer`) of `media_type` that `format` has no counterpart for.
+fn no_counterpart(role: &'static str, media_type: &str, format: ManifestFormat) -> TransferError {
+    TransferError::Unsupported(Unsupported::MediaType {
+        role,
+        media_type: media_type.to_owned(),
+        format,
+    })
+}
+
+/// The artifact `manifest`, which Docker schema 2 cannot hold.
+fn artifact(manifest: &Manifest, reason: &str) -> TransferError {
+    TransferError::Unsupported(Unsupported::Artifact {
+        destination: ManifestFormat::DockerV2S2.to_string(),
+        manifest: manifest.digest().clone(),
+        reason: reason.to_owned(),
+    })
 }
 
 fn convert_image(manifest: Manifest, format: ManifestFormat) -> Result<Manifest, TransferError> {
@@ -78,9 +101,7 @@ fn convert_image(manifest: Manifest, format: ManifestFormat) -> Result<Manifest,
                     media_type::OCI_IMAGE_CONFIG.to_owned()
                 }
                 other => {
-                    return Err(unsupported(format!(
-                        "converting a Docker manifest with a config of type {other} to OCI"
-                    )));
+                    return Err(no_counterpart("config", other, format));
                 }
             };
             let mut converted = image.clone();
@@ -93,11 +114,7 @@ fn convert_image(manifest: Manifest, format: ManifestFormat) -> Result<Manifest,
         }
         ManifestFormat::DockerV2S2 => {
             if image.subject.is_some() || image.artifact_type.is_some() {
-                return Err(unsupported(format!(
-                    "{} is an artifact (it has a subject or an artifact type); Docker schema 2 \
-                     cannot hold it",
-                    manifest.digest()
-                )));
+                return Err(artifact(&manifest, "it has a subject or an artifact type"));
             }
             let mut config = image.config.clone();
             config.media_type = match config.media_type.as_str() {
@@ -105,9 +122,7 @@ fn convert_image(manifest: Manifest, format: ManifestFormat) -> Result<Manifest,
                     media_type::DOCKER_CONTAINER_CONFIG.to_owned()
                 }
                 other => {
-                    return Err(unsupported(format!(
-                        "a config of type {other} in Docker schema 2"
-                    )));
+                    return Err(no_counterpart("config", other, format));
                 }
             };
             let layers = image
@@ -150,9 +165,7 @@ fn docker_layer(layer: &Descriptor) -> Result<Descriptor, TransferError> {
         media_type::OCI_LAYER_NONDISTRIBUTABLE_TAR_GZIP
         | media_type::DOCKER_FOREIGN_LAYER_TAR_GZIP => media_type::DOCKER_FOREIGN_LAYER_TAR_GZIP,
         other => {
-            return Err(unsupported(format!(
-                "a layer of type {other} in Docker schema 2"
-            )));
+            return Err(no_counterpart("layer", other, ManifestFormat::DockerV2S2));
         }
     };
     converted.clone_into(&mut layer.media_type);
@@ -177,9 +190,9 @@ fn convert_index(
             continue;
         }
         let Some(child) = converted.next() else {
-            return Err(unsupported(
-                "an index whose children were not read".to_owned(),
-            ));
+            return Err(TransferError::Unsupported(Unsupported::UnreadChildren {
+                index: manifest.digest().clone(),
+            }));
         };
         let mut entry = entry.clone();
         if &entry.digest != child.digest() || entry.media_type != child.media_type() {
@@ -212,10 +225,10 @@ fn convert_index(
         }
         ManifestFormat::DockerV2S2 => {
             if index.subject.is_some() || index.artifact_type.is_some() {
-                return Err(unsupported(format!(
-                    "{} is an artifact index; a Docker manifest list cannot hold it",
-                    manifest.digest()
-                )));
+                return Err(artifact(
+                    &manifest,
+                    "an index with a subject or an artifact type",
+                ));
             }
             ImageIndex::docker_builder()
                 .manifests(entries)

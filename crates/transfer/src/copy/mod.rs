@@ -64,7 +64,10 @@ use self::dedup::InFlightMap;
 use self::plan::Node;
 pub use self::plan::PlatformSelection;
 pub use self::sync::{SyncOptions, SyncReport, TagFilter, sync_repository, sync_tags};
-use crate::{ImageDestination, ImageName, ImageSource, ProgressEvent, ProgressSink, TransferError};
+use crate::{
+    ImageDestination, ImageName, ImageSource, Interruption, ProgressEvent, ProgressSink,
+    TransferError, Unsupported,
+};
 
 /// How a blob's failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,10 +324,10 @@ impl Copier {
             (_, false) => Node::Image(top),
             (PlatformSelection::All, true) => {
                 if !destination.supports_index() {
-                    return Err(TransferError::Unsupported(format!(
-                        "{} cannot hold an index; choose one platform",
-                        destination.name()
-                    )));
+                    return Err(TransferError::Unsupported(Unsupported::Index {
+                        destination: destination.name().to_string(),
+                        index: Some(top.digest().clone()),
+                    }));
                 }
                 plan::load_all(source, top).await?
             }
@@ -493,7 +496,7 @@ impl<'a> Ctx<'a> {
     /// taken in name order (both at once when they are the same registry), so that copies in
     /// opposite directions cannot deadlock.
     async fn registry_permits(&self) -> Result<Vec<OwnedSemaphorePermit>, TransferError> {
-        let closed = |_| TransferError::Interrupted("the copier was closed".to_owned());
+        let closed = |_| TransferError::Interrupted(Interruption::CopierClosed);
         let mut permits = Vec::new();
         match (&self.source_registry, &self.destination_registry) {
             (Some((a, sa)), Some((b, sb))) if a == b => {

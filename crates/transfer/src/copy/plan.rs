@@ -7,7 +7,7 @@ use futures_util::future::try_join_all;
 use gantry_reference::Digest;
 use gantry_spec::{Descriptor, Manifest, ManifestKind, Platform, media_type};
 
-use crate::{ImageSource, TransferError};
+use crate::{ImageSource, TransferError, Unsupported};
 
 /// How deep indexes may nest before the graph is refused (a cycle, or a hostile source).
 const MAX_DEPTH: usize = 8;
@@ -160,9 +160,9 @@ fn load<'a>(
             return Ok(Node::Image(manifest));
         }
         if depth >= MAX_DEPTH {
-            return Err(TransferError::Unsupported(format!(
-                "indexes nested more than {MAX_DEPTH} deep"
-            )));
+            return Err(TransferError::Unsupported(Unsupported::NestedIndexes {
+                limit: MAX_DEPTH,
+            }));
         }
         let (entries, blobs): (Vec<&Descriptor>, Vec<&Descriptor>) =
             manifest.manifests().iter().partition(|e| is_manifest(e));
@@ -193,9 +193,9 @@ pub(crate) async fn select_platform(
             match ManifestKind::from_media_type(&entry.media_type) {
                 Some(kind) if kind.is_index() => {
                     if depth + 1 >= MAX_DEPTH {
-                        return Err(TransferError::Unsupported(format!(
-                            "indexes nested more than {MAX_DEPTH} deep"
-                        )));
+                        return Err(TransferError::Unsupported(Unsupported::NestedIndexes {
+                            limit: MAX_DEPTH,
+                        }));
                     }
                     let nested = fetch_entry(source, entry).await?;
                     pending.push((nested, depth + 1));

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::blobs::{Budget, Feed, Item, Meter, fail, retry_after, retryable};
 use super::{Ctx, RangedFetch, Stats};
-use crate::{BlobStream, ProgressEvent, ProgressSink, TransferError};
+use crate::{BlobStream, ProgressEvent, ProgressSink, TransferError, Unsupported};
 
 /// How a ranged fetch ended.
 pub(super) enum Ended {
@@ -208,9 +208,7 @@ async fn fetch_range(
                 None => match ctx.source.blob_range(descriptor, start + got, end).await {
                     Ok(Some(body)) => body,
                     Ok(None) => {
-                        return Err(TransferError::Unsupported(
-                            "the source stopped serving ranges".to_owned(),
-                        ));
+                        return Err(TransferError::Unsupported(Unsupported::RangesWithdrawn));
                     }
                     Err(error) => break 'attempt error,
                 },

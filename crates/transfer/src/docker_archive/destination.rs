@@ -12,7 +12,9 @@ use super::{MANIFEST_FILE, ManifestItem, REPOSITORIES_FILE};
 use crate::archive::{self, TarMember};
 use crate::fsutil;
 use crate::layout::LayoutWriter;
-use crate::{BlobStream, DockerArchiveRef, ImageDestination, ImageName, TransferError};
+use crate::{
+    BlobStream, DockerArchiveRef, ImageDestination, ImageName, Missing, TransferError, Unsupported,
+};
 
 /// The most bytes of an image config read back to name the top layer.
 const CONFIG_LIMIT: u64 = 64 * 1024 * 1024;
@@ -62,23 +64,26 @@ impl DockerArchiveDestination {
     }
 }
 
+/// How errors name a Docker archive destination.
+const DESTINATION: &str = "a Docker archive";
+
 /// Refuses what a Docker archive cannot hold: indexes, and manifests without an image config.
 fn check_single(manifest: &Manifest) -> Result<&Descriptor, TransferError> {
     if manifest.kind().is_index() {
-        return Err(TransferError::Unsupported(format!(
-            "a Docker archive holds single images, not an index ({} {}); choose a platform",
-            manifest.media_type(),
-            manifest.digest()
-        )));
+        return Err(TransferError::Unsupported(Unsupported::Index {
+            destination: DESTINATION.to_owned(),
+            index: Some(manifest.digest().clone()),
+        }));
     }
     let config = manifest
         .config()
         .ok_or(gantry_spec::SpecError::MissingField { field: "config" })?;
     if !media_type::is_image_config(&config.media_type) {
-        return Err(TransferError::Unsupported(format!(
-            "a Docker archive holds container images, not artifacts (config {})",
-            config.media_type
-        )));
+        return Err(TransferError::Unsupported(Unsupported::Artifact {
+            destination: DESTINATION.to_owned(),
+            manifest: manifest.digest().clone(),
+            reason: format!("its config is a {}", config.media_type),
+        }));
     }
     Ok(config)
 }
@@ -147,10 +152,11 @@ impl ImageDestination for DockerArchiveDestination {
         };
         for descriptor in std::iter::once(config).chain(manifest.layers()) {
             if !self.writer.has_blob(descriptor).await? {
-                return Err(TransferError::NotFound(format!(
-                    "blob {} ({}), which the image needs, was not written",
-                    descriptor.digest, descriptor.media_type
-                )));
+                let what = Missing::NeededBlob {
+                    digest: descriptor.digest.clone(),
+                    media_type: descriptor.media_type.clone(),
+                };
+                return Err(TransferError::not_found(what, "the blobs written"));
             }
         }
         let config_name = format!("{}.json", config.digest.encoded());
@@ -178,7 +184,10 @@ impl ImageDestination for DockerArchiveDestination {
         if let Some(reference) = &self.reference {
             let config_path = self.writer.blob_file(&config.digest);
             let config_bytes = fsutil::read_limited(&config_path, CONFIG_LIMIT, |_| {
-                TransferError::NotFound(String::new())
+                let what = Missing::File {
+                    name: config_path.display().to_string(),
+                };
+                TransferError::not_found(what, "the blobs written")
             })
             .await
             .ok()

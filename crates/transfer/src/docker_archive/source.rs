@@ -12,7 +12,7 @@ use gantry_spec::{Descriptor, ImageManifest, Manifest, media_type};
 use super::{FORMAT, MANIFEST_FILE, ManifestItem};
 use crate::archive::{TarFile, TarIndex};
 use crate::fsutil::{self, io_error};
-use crate::{BlobStream, DockerArchiveRef, ImageName, ImageSource, TransferError};
+use crate::{BlobStream, DockerArchiveRef, ImageName, ImageSource, Missing, TransferError};
 
 /// The most bytes `manifest.json` may have.
 const MANIFEST_LIST_LIMIT: u64 = 16 * 1024 * 1024;
@@ -105,14 +105,34 @@ impl DockerArchiveSource {
         })
     }
 
+    fn missing_member(&self, name: &str) -> TransferError {
+        let what = Missing::File {
+            name: name.to_owned(),
+        };
+        TransferError::not_found(what, self.archive.path().display())
+    }
+
     fn file(&self, digest: &Digest) -> Result<&str, TransferError> {
         self.files.get(digest).map(String::as_str).ok_or_else(|| {
-            TransferError::NotFound(format!(
-                "blob {digest} in the image read from {}",
-                self.archive.path().display()
-            ))
+            let what = Missing::Blob {
+                digest: digest.clone(),
+            };
+            TransferError::not_found(what, self.archive.path().display())
         })
     }
+}
+
+/// The images of `items` as people name them: their tags, or `@N` for an untagged one.
+fn tags(items: &[ManifestItem]) -> String {
+    items
+        .iter()
+        .enumerate()
+        .map(|(position, item)| match item.repo_tags.as_deref() {
+            Some(tags) if !tags.is_empty() => tags.join(" "),
+            _ => format!("@{position}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The image `reference` picks among `items`.
@@ -124,25 +144,18 @@ fn choose<'a>(
     match reference {
         None => match items {
             [only] => Ok(only),
-            [] => Err(TransferError::NotFound(format!("{display} holds no image"))),
+            [] => Err(TransferError::not_found(Missing::AnyImage, display)),
             _ => Err(TransferError::AmbiguousImage {
                 name: display.to_owned(),
-                candidates: items
-                    .iter()
-                    .enumerate()
-                    .map(|(position, item)| match item.repo_tags.as_deref() {
-                        Some(tags) if !tags.is_empty() => tags.join(" "),
-                        _ => format!("@{position}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                candidates: tags(items),
             }),
         },
         Some(DockerArchiveRef::Index(position)) => items.get(*position).ok_or_else(|| {
-            TransferError::NotFound(format!(
-                "{display} has no image @{position} (it has {})",
-                items.len()
-            ))
+            let what = Missing::Image {
+                wanted: format!("@{position}"),
+                available: format!("{} images", items.len()),
+            };
+            TransferError::not_found(what, display)
         }),
         Some(DockerArchiveRef::Tagged(wanted)) => items
             .iter()
@@ -153,7 +166,11 @@ fn choose<'a>(
                     .any(|tag| Reference::parse_docker_ref(tag).is_ok_and(|tag| tag == *wanted))
             })
             .ok_or_else(|| {
-                TransferError::NotFound(format!("{display} has no image tagged {wanted}"))
+                let what = Missing::Image {
+                    wanted: wanted.to_string(),
+                    available: tags(items),
+                };
+                TransferError::not_found(what, display)
             }),
     }
 }
@@ -205,11 +222,14 @@ impl ImageSource for DockerArchiveSource {
                 if self.manifest.verify_digest(digest).is_ok() {
                     Ok(self.manifest.clone())
                 } else {
-                    Err(TransferError::NotFound(format!(
-                        "manifest {digest} in {} (it has only {})",
+                    let what = Missing::Manifest {
+                        digest: digest.clone(),
+                        held: Some(self.manifest.digest().clone()),
+                    };
+                    Err(TransferError::not_found(
+                        what,
                         self.archive.path().display(),
-                        self.manifest.digest()
-                    )))
+                    ))
                 }
             }
         }
@@ -224,7 +244,7 @@ impl ImageSource for DockerArchiveSource {
         self.archive
             .stream(name, offset, None)
             .await?
-            .ok_or_else(|| TransferError::NotFound(format!("{name} in the archive")))
+            .ok_or_else(|| self.missing_member(name))
     }
 
     async fn blob_range(
@@ -238,7 +258,7 @@ impl ImageSource for DockerArchiveSource {
             .archive
             .stream(name, start, Some(end.max(start)))
             .await?
-            .ok_or_else(|| TransferError::NotFound(format!("{name} in the archive")))?;
+            .ok_or_else(|| self.missing_member(name))?;
         Ok(Some(stream))
     }
 }

@@ -14,7 +14,7 @@ use gantry_spec::{
 
 use crate::archive::TarIndex;
 use crate::fsutil;
-use crate::{BlobStream, TransferError};
+use crate::{BlobStream, Missing, TransferError};
 
 /// The most bytes `index.json` may have.
 pub(crate) const INDEX_LIMIT: u64 = 64 * 1024 * 1024;
@@ -127,15 +127,16 @@ impl LayoutReader {
             Some(name) => layout::find_ref_name(&index, name)
                 .cloned()
                 .ok_or_else(|| {
-                    TransferError::NotFound(format!(
-                        "{display} has no image named {name:?} (it has: {})",
-                        candidates(&entries)
-                    ))
+                    let wanted = Missing::Image {
+                        wanted: format!("{name:?}"),
+                        available: candidates(&entries),
+                    };
+                    TransferError::not_found(wanted, &display)
                 })?,
             None => match entries.as_slice() {
                 [only] => only.clone(),
                 [] => {
-                    return Err(TransferError::NotFound(format!("{display} holds no image")));
+                    return Err(TransferError::not_found(Missing::AnyImage, display));
                 }
                 _ => {
                     return Err(TransferError::AmbiguousImage {
@@ -188,7 +189,11 @@ impl LayoutReader {
             .read(&layout::blob_path(digest), MANIFEST_LIMIT)
             .await?
             .ok_or_else(|| {
-                TransferError::NotFound(format!("manifest {digest} in {}", self.files.display()))
+                let what = Missing::Manifest {
+                    digest: digest.clone(),
+                    held: None,
+                };
+                TransferError::not_found(what, self.files.display())
             })?;
         if check_size && bytes.len() as u64 != descriptor.size {
             return Err(TransferError::SizeMismatch {
@@ -260,11 +265,10 @@ impl LayoutReader {
             .stream(&layout::blob_path(&descriptor.digest), start, end)
             .await?
             .ok_or_else(|| {
-                TransferError::NotFound(format!(
-                    "blob {} in {}",
-                    descriptor.digest,
-                    self.files.display()
-                ))
+                let what = Missing::Blob {
+                    digest: descriptor.digest.clone(),
+                };
+                TransferError::not_found(what, self.files.display())
             })
     }
 

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::reader::INDEX_LIMIT;
 use crate::fsutil::{self, io_error};
-use crate::{BlobStream, TransferError};
+use crate::{BlobStream, Missing, TransferError};
 
 /// The ingest area's directory, inside the layout.
 pub(crate) const INGEST_DIR: &str = ".gantry-ingest";
@@ -229,12 +229,15 @@ impl LayoutWriter {
         let (data, state_path) = self.ingest_files(digest);
         // An oversized state is as bad as a missing one: both are discarded.
         let state = match fsutil::read_limited(&state_path, STATE_LIMIT, |_| {
-            TransferError::NotFound(String::new())
+            let what = Missing::File {
+                name: state_path.display().to_string(),
+            };
+            TransferError::not_found(what, self.root.display())
         })
         .await
         {
             Ok(Some(state)) => state,
-            Ok(None) | Err(TransferError::NotFound(_)) => {
+            Ok(None) | Err(TransferError::NotFound { .. }) => {
                 self.discard(digest).await?;
                 return Ok(None);
             }
@@ -573,7 +576,10 @@ impl LayoutWriter {
     /// except layers that may live elsewhere (non-distributable, or with `urls`).
     pub(crate) async fn reachable_blobs(&self) -> Result<Vec<(Digest, u64)>, TransferError> {
         let index = self.read_index().await?.ok_or_else(|| {
-            TransferError::NotFound(format!("{} in {}", layout::INDEX_FILE, self.root.display()))
+            let what = Missing::File {
+                name: layout::INDEX_FILE.to_owned(),
+            };
+            TransferError::not_found(what, self.root.display())
         })?;
         let mut queue: std::collections::VecDeque<Descriptor> =
             index.manifests().iter().cloned().collect();
@@ -590,12 +596,11 @@ impl LayoutWriter {
                 if elsewhere {
                     continue;
                 }
-                return Err(TransferError::NotFound(format!(
-                    "blob {} ({}), which the image needs, is not in {}",
-                    descriptor.digest,
-                    descriptor.media_type,
-                    self.root.display()
-                )));
+                let what = Missing::NeededBlob {
+                    digest: descriptor.digest.clone(),
+                    media_type: descriptor.media_type.clone(),
+                };
+                return Err(TransferError::not_found(what, self.root.display()));
             }
             found.push((descriptor.digest.clone(), descriptor.size));
             if gantry_spec::ManifestKind::from_media_type(&descriptor.media_type).is_none() {

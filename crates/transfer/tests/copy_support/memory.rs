@@ -11,7 +11,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_reference::Digest;
 use gantry_spec::{Descriptor, Manifest};
-use gantry_transfer::{BlobStream, ImageDestination, ImageName, ImageSource, TransferError};
+use gantry_transfer::{
+    BlobStream, ImageDestination, ImageName, ImageSource, Missing, TransferError,
+};
 
 const PIECE: usize = 16 * 1024;
 
@@ -81,10 +83,7 @@ impl MemorySource {
     }
 
     fn stream(&self, digest: &Digest, start: u64, end: u64) -> Result<BlobStream, TransferError> {
-        let bytes = self
-            .blobs
-            .get(digest)
-            .ok_or_else(|| TransferError::NotFound(digest.to_string()))?;
+        let bytes = self.blobs.get(digest).ok_or_else(|| missing_blob(digest))?;
         self.opened
             .lock()
             .unwrap()
@@ -146,11 +145,13 @@ impl ImageSource for MemorySource {
     async fn manifest(&self, digest: Option<&Digest>) -> Result<Manifest, TransferError> {
         match digest {
             None => Ok(self.top.clone()),
-            Some(digest) => self
-                .manifests
-                .get(digest)
-                .cloned()
-                .ok_or_else(|| TransferError::NotFound(digest.to_string())),
+            Some(digest) => self.manifests.get(digest).cloned().ok_or_else(|| {
+                let what = Missing::Manifest {
+                    digest: digest.clone(),
+                    held: None,
+                };
+                TransferError::not_found(what, "memory")
+            }),
         }
     }
 
@@ -277,10 +278,11 @@ impl ImageDestination for MemoryDestination {
             held.clear();
         }
         if held.len() as u64 != offset {
-            return Err(TransferError::Unsupported(format!(
-                "offset {offset} but {} bytes held",
-                held.len()
-            )));
+            return Err(TransferError::ResumeMismatch {
+                digest: digest.clone(),
+                offset,
+                available: held.len() as u64,
+            });
         }
         let fail = descriptor.size > self.fail_after && MemorySource::take(&self.failures);
         let mut taken = 0u64;
@@ -347,4 +349,12 @@ impl ImageDestination for MemoryDestination {
         *self.committed.lock().unwrap() = Some(manifest.clone());
         Ok(())
     }
+}
+
+/// The error for a blob this memory does not hold.
+fn missing_blob(digest: &Digest) -> TransferError {
+    let what = Missing::Blob {
+        digest: digest.clone(),
+    };
+    TransferError::not_found(what, "memory")
 }

@@ -22,7 +22,9 @@ use gantry_spec::{
     Descriptor, ImageIndex, ImageManifest, Manifest, Platform, media_type, validate,
 };
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection, RetryOptions};
-use gantry_transfer::{BlobStream, ImageDestination, ImageName, ImageSource, TransferError};
+use gantry_transfer::{
+    BlobStream, ImageDestination, ImageName, ImageSource, Missing, TransferError,
+};
 
 /// `size` bytes of a xorshift stream seeded with `seed`: incompressible and reproducible.
 pub fn noise(seed: u64, size: usize) -> Vec<u8> {
@@ -210,11 +212,13 @@ impl ImageSource for MemorySource {
 
     async fn manifest(&self, digest: Option<&Digest>) -> Result<Manifest, TransferError> {
         let digest = digest.unwrap_or(self.top.digest());
-        self.content
-            .manifests
-            .get(digest)
-            .cloned()
-            .ok_or_else(|| TransferError::NotFound(digest.to_string()))
+        self.content.manifests.get(digest).cloned().ok_or_else(|| {
+            let what = Missing::Manifest {
+                digest: digest.clone(),
+                held: None,
+            };
+            TransferError::not_found(what, "memory")
+        })
     }
 
     async fn blob(
@@ -227,7 +231,12 @@ impl ImageSource for MemorySource {
             .blobs
             .get(&descriptor.digest)
             .cloned()
-            .ok_or_else(|| TransferError::NotFound(descriptor.digest.to_string()))?;
+            .ok_or_else(|| {
+                let what = Missing::Blob {
+                    digest: descriptor.digest.clone(),
+                };
+                TransferError::not_found(what, "memory")
+            })?;
         let content = content.slice(usize::try_from(offset).unwrap()..);
         match &self.fail_after {
             Some((digest, after))
