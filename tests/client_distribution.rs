@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use futures_util::stream;
-use gantry_client::{Client, ClientConfig, CredentialSources, fallback_tag};
+use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode, fallback_tag};
 use gantry_reference::{Algorithm, Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, ImageManifest, Manifest, media_type, referrers};
 use gantry_tests::distribution::Distribution;
@@ -63,15 +63,19 @@ async fn the_client_speaks_every_endpoint_with_distribution() {
         .map(|d| Digest::of(Algorithm::Sha256, d))
         .collect();
     client
-        .push_blob_bytes(&repo, &digests[0], Bytes::from(whole.clone()))
+        .push_blob(
+            &repo,
+            &digests[0],
+            UploadMode::monolithic(Bytes::from(whole.clone())),
+        )
         .await
         .unwrap();
     client
-        .push_blob_stream(&repo, &digests[1], chunks(&streamed))
+        .push_blob(&repo, &digests[1], UploadMode::streamed(chunks(&streamed)))
         .await
         .unwrap();
     client
-        .push_blob_chunked(&repo, &digests[2], chunks(&chunked))
+        .push_blob(&repo, &digests[2], UploadMode::chunked(chunks(&chunked)))
         .await
         .unwrap();
     for (data, digest) in [&whole, &streamed, &chunked].into_iter().zip(&digests) {
@@ -108,10 +112,10 @@ async fn the_client_speaks_every_endpoint_with_distribution() {
 
     // Manifests: put by tag, read by tag and digest, head.
     client
-        .push_blob_bytes(
+        .push_blob(
             &repo,
             &Digest::of(Algorithm::Sha256, b"{}"),
-            Bytes::from_static(b"{}"),
+            UploadMode::monolithic(Bytes::from_static(b"{}")),
         )
         .await
         .unwrap();

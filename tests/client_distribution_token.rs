@@ -19,7 +19,7 @@ use axum::http::Uri;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig, Credential, CredentialSources};
+use gantry_client::{Client, ClientConfig, Credential, CredentialSources, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_tests::distribution::Distribution;
 use rcgen::{KeyPair, SigningKey};
@@ -183,7 +183,7 @@ async fn bearer_tokens_from_a_realm_open_distribution_by_scope() {
     let error = alice.head_blob(&repo, &digest).await.unwrap_err();
     assert!(error.is_not_found(), "{error:?}");
     alice
-        .push_blob_bytes(&repo, &digest, data.clone())
+        .push_blob(&repo, &digest, UploadMode::monolithic(data.clone()))
         .await
         .unwrap();
     let asked = realm.asked.lock().unwrap().clone();
@@ -209,7 +209,11 @@ async fn bearer_tokens_from_a_realm_open_distribution_by_scope() {
     );
     let other = Bytes::from_static(b"not allowed");
     let error = anonymous
-        .push_blob_bytes(&repo, &Digest::of(Algorithm::Sha256, &other), other)
+        .push_blob(
+            &repo,
+            &Digest::of(Algorithm::Sha256, &other),
+            UploadMode::monolithic(other),
+        )
         .await
         .unwrap_err();
     assert!(error.is_auth(), "{error:?}");

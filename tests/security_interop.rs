@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig, Credential};
+use gantry_client::{Client, ClientConfig, Credential, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_tests::layout::Fixture;
 use gantry_tests::process::run_bounded;
@@ -166,13 +166,13 @@ async fn gantry_client_round_trip(token: bool) {
     let digest = Digest::of(Algorithm::Sha256, &layer);
 
     let refused = client("wrong")
-        .push_blob_bytes(&reference, &digest, layer.clone())
+        .push_blob(&reference, &digest, UploadMode::monolithic(layer.clone()))
         .await;
     assert!(refused.unwrap_err().is_auth(), "a wrong password pushed");
 
     let alice = client("wonderland");
     alice
-        .push_blob_bytes(&reference, &digest, layer.clone())
+        .push_blob(&reference, &digest, UploadMode::monolithic(layer.clone()))
         .await
         .unwrap_or_else(|e| panic!("push: {e}\n{}", served.log()));
     assert_eq!(
@@ -180,7 +180,9 @@ async fn gantry_client_round_trip(token: bool) {
         layer.len() as u64
     );
     let outside = Reference::parse(format!("{host}/carol/app:v1")).unwrap();
-    let denied = alice.push_blob_bytes(&outside, &digest, layer).await;
+    let denied = alice
+        .push_blob(&outside, &digest, UploadMode::monolithic(layer))
+        .await;
     assert!(denied.is_err(), "alice pushed outside her repositories");
     let repositories = alice.catalog(&host).await.unwrap();
     assert_eq!(repositories, ["alice/app"]);

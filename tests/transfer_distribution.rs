@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig, CredentialSources};
+use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform, layout,
@@ -41,7 +41,11 @@ async fn push_image(
     let layer = Bytes::from(noise(seed, layer_len));
     let layer_descriptor = Descriptor::of(media_type::OCI_LAYER_TAR, &layer);
     client
-        .push_blob_bytes(repository, &layer_descriptor.digest, layer)
+        .push_blob(
+            repository,
+            &layer_descriptor.digest,
+            UploadMode::monolithic(layer),
+        )
         .await
         .unwrap();
     let mut config = ImageConfig::new(&Platform::parse(platform).unwrap());
@@ -49,7 +53,11 @@ async fn push_image(
     let config = Bytes::from(config.to_json().unwrap());
     let config_descriptor = Descriptor::of(media_type::OCI_IMAGE_CONFIG, &config);
     client
-        .push_blob_bytes(repository, &config_descriptor.digest, config)
+        .push_blob(
+            repository,
+            &config_descriptor.digest,
+            UploadMode::monolithic(config),
+        )
         .await
         .unwrap();
     let manifest = ImageManifest::builder(config_descriptor)
@@ -138,10 +146,10 @@ async fn images_and_referrers_go_to_distribution_and_back() {
         .await
         .unwrap();
     client
-        .push_blob_bytes(
+        .push_blob(
             &repository,
             &Digest::of(Algorithm::Sha256, b"{}"),
-            Bytes::from_static(b"{}"),
+            UploadMode::monolithic(Bytes::from_static(b"{}")),
         )
         .await
         .unwrap();

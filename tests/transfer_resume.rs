@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig, CredentialSources};
+use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode};
 use gantry_reference::{Digest, Reference};
 use gantry_registry::{Config, Server};
 use gantry_spec::{Descriptor, ImageConfig, ImageManifest, Platform, media_type, validate};
@@ -114,14 +114,18 @@ fn push_image(runtime: &tokio::runtime::Runtime, host: SocketAddr) -> (Digest, D
         .unwrap();
     runtime.block_on(async {
         client
-            .push_blob_bytes(&repository, &layer.digest, layer_bytes)
+            .push_blob(
+                &repository,
+                &layer.digest,
+                UploadMode::monolithic(layer_bytes),
+            )
             .await
             .unwrap();
         client
-            .push_blob_bytes(
+            .push_blob(
                 &repository,
                 &config_descriptor.digest,
-                Bytes::from(image_config),
+                UploadMode::monolithic(Bytes::from(image_config)),
             )
             .await
             .unwrap();

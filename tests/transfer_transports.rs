@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy};
+use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
@@ -49,7 +49,11 @@ async fn push_image(
         let bytes = noise(seed * 10 + i, 40_000 + i as usize * 1_000);
         let descriptor = Descriptor::of(layer_type, &bytes);
         client
-            .push_blob_bytes(repository, &descriptor.digest, Bytes::from(bytes.clone()))
+            .push_blob(
+                repository,
+                &descriptor.digest,
+                UploadMode::monolithic(Bytes::from(bytes.clone())),
+            )
             .await
             .unwrap();
         let diff_id = if media_type::is_uncompressed_layer(layer_type) {
@@ -68,7 +72,11 @@ async fn push_image(
     };
     let config_descriptor = Descriptor::of(config_type, &config);
     client
-        .push_blob_bytes(repository, &config_descriptor.digest, Bytes::from(config))
+        .push_blob(
+            repository,
+            &config_descriptor.digest,
+            UploadMode::monolithic(Bytes::from(config)),
+        )
         .await
         .unwrap();
     let builder = if docker {

@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gantry_client::{Client, ClientConfig, CredentialSources};
+use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode};
 use gantry_reference::{Algorithm, Digest, Digester, Reference};
 
 const CHUNK: usize = 64 << 10;
@@ -131,11 +131,19 @@ fn main() {
         let client = Client::new(config).unwrap();
         let repo = Reference::parse(format!("{host}/bench/memory")).unwrap();
         client
-            .push_blob_stream(&repo, &digest, blob(block.clone(), size))
+            .push_blob(
+                &repo,
+                &digest,
+                UploadMode::streamed(blob(block.clone(), size)),
+            )
             .await
             .unwrap();
         client
-            .push_blob_chunked(&repo, &digest, blob(block.clone(), size))
+            .push_blob(
+                &repo,
+                &digest,
+                UploadMode::chunked(blob(block.clone(), size)),
+            )
             .await
             .unwrap();
         let mut stream = client.get_blob(&repo, &digest).await.unwrap();

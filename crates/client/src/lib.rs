@@ -17,13 +17,12 @@
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
 //!   last chunk only once the digest matched, [`Client::get_blob_range`],
 //!   [`Client::delete_blob`].
-//! - Uploads: [`Client::push_blob_bytes`] (monolithic), [`Client::push_blob_stream`] (one
-//!   streamed `PATCH`), [`Client::push_blob_stream_resumable`] (streamed, continued from the
-//!   upload status after a cut), [`Client::push_blob_chunked`] (resuming from the upload
-//!   status), [`Client::mount_blob`] and [`Client::mount_or_start_upload`] (which hands over
-//!   the session a failed mount opens), and sessions ([`Upload`]) to fill
-//!   ([`Client::upload_bytes`], [`Client::upload_stream`], [`Client::upload_stream_resumable`],
-//!   [`Client::upload_chunked`]), inspect or cancel.
+//! - Uploads: [`Client::push_blob`], which takes an [`UploadMode`]: monolithic, one streamed
+//!   `PATCH` (resumable from the upload status after a cut when the content can be reopened at
+//!   an offset), or chunked (resuming from the upload status); the session calls under it:
+//!   [`Client::start_upload`], [`Client::mount_blob`] and [`Client::mount_or_start_upload`]
+//!   (which hands over the session a failed mount opens), [`Client::complete_upload`] to fill a
+//!   session ([`Upload`]), [`Client::upload_status`] and [`Client::cancel_upload`].
 //! - Listing: [`Client::list_tags`] and [`Client::catalog`], following `Link` pagination;
 //!   [`Client::referrers`], with the tag schema's fallback.
 //! - Authentication ([`auth`]): Basic, and Bearer tokens by GET or OAuth2 POST, cached with the
@@ -100,4 +99,4 @@ pub use crate::error::ClientError;
 pub use crate::manifests::MANIFEST_ACCEPT;
 pub use crate::proxy::ProxyOptions;
 pub use crate::referrers::fallback_tag;
-pub use crate::uploads::{MountOutcome, Upload};
+pub use crate::uploads::{MountOutcome, Upload, UploadMode};

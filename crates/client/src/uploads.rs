@@ -1,17 +1,18 @@
-//! Blob uploads: monolithic, streamed `PATCH` (resumable from the upload status when the
-//! caller can reopen its content at an offset), chunked `PATCH` with `Content-Range` (resuming
-//! from the upload status after a failed chunk), cross-repository mount (handing over the
-//! session a failed mount opens), and cancel.
+//! Blob uploads: one entry point, [`Client::push_blob`], that takes an [`UploadMode`]
+//! (monolithic, streamed `PATCH` (resumable from the upload status when the caller can reopen
+//! its content at an offset), or chunked `PATCH` with `Content-Range`, resuming from the upload
+//! status after a failed chunk), and the session calls below it: start, cross-repository mount
+//! (handing over the session a failed mount opens), [complete](Client::complete_upload),
+//! status and cancel.
 //!
 //! Blob bodies come in as streams and go out as they come: a streamed upload holds no more than
 //! what the HTTP stack buffers, a chunked one no more than one chunk.
 
-use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use gantry_reference::{Digest, Reference, RepositoryName};
+use gantry_reference::{Digest, Reference};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, Url};
 
@@ -19,12 +20,18 @@ use crate::client::Client;
 use crate::error::ClientError;
 use crate::http::{self, Body, Call, header_str, query_value};
 
+mod mode;
+mod mount;
+
+pub use self::mode::UploadMode;
+use self::mode::{Content, ContentError, Kind, Reopen};
+
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 /// An upload session on a registry: where it is and how far it got.
 ///
-/// A session comes from [`Client::start_upload`] or [`Client::mount_or_start_upload`]; the
-/// `upload_*` methods of [`Client`] send content into it and commit it.
+/// A session comes from [`Client::start_upload`] or [`Client::mount_or_start_upload`];
+/// [`Client::complete_upload`] sends content into it and commits it.
 #[derive(Debug, Clone)]
 pub struct Upload {
     location: String,
@@ -127,24 +134,19 @@ fn parse_range_end(value: &str) -> Option<u64> {
 }
 
 /// Where a content stream's own error is kept, apart from what the HTTP stack makes of it.
-type FailureSlot = Arc<Mutex<Option<Box<dyn StdError + Send + Sync>>>>;
+type FailureSlot = Arc<Mutex<Option<ContentError>>>;
 
 /// `content` with its errors kept in the returned slot (and passed on as I/O errors).
-fn watch<S, E>(
-    content: S,
+fn watch(
+    content: Content,
 ) -> (
     impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     FailureSlot,
-)
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-{
+) {
     let failed = FailureSlot::default();
     let slot = Arc::clone(&failed);
     let watched = content.map(move |item| {
         item.map_err(|error| {
-            let error: Box<dyn StdError + Send + Sync> = error.into();
             let message = error.to_string();
             if let Ok(mut slot) = slot.lock() {
                 *slot = Some(error);
@@ -164,15 +166,6 @@ fn refuses_patch(error: &ClientError) -> bool {
 fn refuses_chunks(error: &ClientError) -> bool {
     matches!(error.status(), Some(400 | 405 | 416 | 501))
         && error.code() != Some(gantry_spec::error_code::ErrorCode::DigestInvalid)
-}
-
-/// Where `from` can be mounted from, as the query of a mount request.
-fn mount_query(digest: &Digest, from: &RepositoryName) -> String {
-    format!(
-        "mount={}&from={}",
-        query_value(digest.as_str()),
-        query_value(from.as_str())
-    )
 }
 
 impl Client {
@@ -224,9 +217,57 @@ impl Client {
         Ok(())
     }
 
+    /// Uploads blob `digest` to the repository `reference` names, as `mode` says (see
+    /// [`UploadMode`]): a monolithic upload goes in one request (`POST ?digest=`), or, when the
+    /// registry only opens a session, in a `POST` and a `PUT`; the others open a session and
+    /// [complete](Client::complete_upload) it. Returns the digest the registry stored it under.
+    pub async fn push_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        mode: UploadMode<'_>,
+    ) -> Result<Digest, ClientError> {
+        match mode.kind {
+            Kind::Monolithic(content) => self.post_blob(reference, digest, content).await,
+            kind => {
+                let upload = self.start_upload(reference).await?;
+                self.complete_upload(upload, digest, UploadMode { kind })
+                    .await
+            }
+        }
+    }
+
+    /// Sends the blob `digest` into the session `upload` as `mode` says (see [`UploadMode`]),
+    /// from the session's [`offset`](Upload::offset) on (ask
+    /// [`upload_status`](Client::upload_status) first to continue a session begun elsewhere),
+    /// and commits it. Returns the digest the registry stored it under.
+    pub async fn complete_upload(
+        &self,
+        mut upload: Upload,
+        digest: &Digest,
+        mode: UploadMode<'_>,
+    ) -> Result<Digest, ClientError> {
+        match mode.kind {
+            Kind::Monolithic(content) => self.put_bytes(&upload, digest, content).await,
+            Kind::Streamed(content) => {
+                self.patch_stream(&mut upload, content).await?;
+                self.commit(&upload, digest).await
+            }
+            Kind::Resumable(open) => self.upload_resumable(upload, digest, open).await,
+            Kind::Chunked {
+                content,
+                chunk_size,
+            } => {
+                let chunk_size = chunk_size.unwrap_or(self.inner.config.chunk_size);
+                self.upload_chunked(upload, digest, content, chunk_size)
+                    .await
+            }
+        }
+    }
+
     /// Uploads `content` in one request (`POST ?digest=`), or, when the registry only opens a
-    /// session, in a `POST` and a `PUT`. Returns the digest the registry stored it under.
-    pub async fn push_blob_bytes(
+    /// session, in a `POST` and a `PUT`.
+    async fn post_blob(
         &self,
         reference: &Reference,
         digest: &Digest,
@@ -247,58 +288,17 @@ impl Client {
             201 => self.created(&method, &url, &response, digest),
             202 => {
                 let upload = Upload::opened(&method, &url, &response, scope)?;
-                self.upload_bytes(upload, digest, content).await
+                self.put_bytes(&upload, digest, content).await
             }
             status => Err(ClientError::unexpected_status(&method, &url, status)),
         }
     }
 
-    /// Uploads a stream in one `PATCH` (a streamed upload), then commits it with `PUT
-    /// ?digest=`. The registry checks the digest; a mismatch is its `DIGEST_INVALID`. Not
-    /// retried: a failure needs the stream again.
-    pub async fn push_blob_stream<S, E>(
+    /// Commits `upload` with `PUT ?digest=` carrying `content`, the rest of the blob, as its
+    /// body.
+    async fn put_bytes(
         &self,
-        reference: &Reference,
-        digest: &Digest,
-        content: S,
-    ) -> Result<Digest, ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
-        let upload = self.start_upload(reference).await?;
-        self.upload_stream(upload, digest, content).await
-    }
-
-    /// [`push_blob_stream`](Client::push_blob_stream), resumable: `open(offset)` gives the
-    /// content from byte `offset` on (0 first). When the `PATCH` fails on the way (a cut
-    /// connection, a retryable answer), the client asks the registry how many bytes it holds,
-    /// which may be fewer than were sent, reopens the content there and sends the rest in a
-    /// new `PATCH`, up to the retry policy's attempts. A registry that refuses the streamed
-    /// `PATCH` (405 or 501) gets the content, reopened at 0, as the body of the committing
-    /// `PUT` instead: a monolithic upload. A failure of the content itself is not retried.
-    pub async fn push_blob_stream_resumable<O, F, S, E>(
-        &self,
-        reference: &Reference,
-        digest: &Digest,
-        open: O,
-    ) -> Result<Digest, ClientError>
-    where
-        O: FnMut(u64) -> F,
-        F: Future<Output = Result<S, E>>,
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
-        let upload = self.start_upload(reference).await?;
-        self.upload_stream_resumable(upload, digest, open).await
-    }
-
-    /// Uploads `content` into the session `upload` (`PUT ?digest=` with the body) and commits
-    /// it. `content` is the blob from the session's [`offset`](Upload::offset) on: all of it
-    /// for a new session. Returns the digest the registry stored it under.
-    pub async fn upload_bytes(
-        &self,
-        upload: Upload,
+        upload: &Upload,
         digest: &Digest,
         content: Bytes,
     ) -> Result<Digest, ClientError> {
@@ -311,39 +311,14 @@ impl Client {
         self.finish(call, digest).await
     }
 
-    /// Uploads a stream into the session `upload` in one `PATCH`, then commits it (see
-    /// [`push_blob_stream`](Client::push_blob_stream)). `content` is the blob from the
-    /// session's [`offset`](Upload::offset) on: all of it for a new session.
-    pub async fn upload_stream<S, E>(
+    /// A resumable streamed upload into `upload` from the offset it last reported (see
+    /// [`UploadMode::resumable`]), then the commit.
+    async fn upload_resumable(
         &self,
         mut upload: Upload,
         digest: &Digest,
-        content: S,
-    ) -> Result<Digest, ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
-        self.patch_stream(&mut upload, content).await?;
-        self.commit(&upload, digest).await
-    }
-
-    /// Uploads into the session `upload` from the offset it last reported (0 for a new one;
-    /// ask [`upload_status`](Client::upload_status) first to continue a session begun
-    /// elsewhere), resuming as [`push_blob_stream_resumable`](Client::push_blob_stream_resumable)
-    /// does, then commits it.
-    pub async fn upload_stream_resumable<O, F, S, E>(
-        &self,
-        mut upload: Upload,
-        digest: &Digest,
-        mut open: O,
-    ) -> Result<Digest, ClientError>
-    where
-        O: FnMut(u64) -> F,
-        F: Future<Output = Result<S, E>>,
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
+        mut open: Reopen<'_>,
+    ) -> Result<Digest, ClientError> {
         let policy = self.inner.config.retry;
         let mut attempt = 0;
         loop {
@@ -351,7 +326,7 @@ impl Client {
             let offset = upload.offset;
             let content = open(offset)
                 .await
-                .map_err(|e| ClientError::Content { source: e.into() })?;
+                .map_err(|source| ClientError::Content { source })?;
             let outcome = self.patch_stream(&mut upload, content).await;
             match outcome {
                 Ok(()) => return self.commit(&upload, digest).await,
@@ -359,7 +334,7 @@ impl Client {
                     tracing::debug!(%error, "the registry refuses a streamed PATCH; sending the blob in the PUT");
                     let content = open(0)
                         .await
-                        .map_err(|e| ClientError::Content { source: e.into() })?;
+                        .map_err(|source| ClientError::Content { source })?;
                     return self.put_stream(&upload, digest, content).await;
                 }
                 Err(error) if !error.is_retryable() || attempt >= policy.max_attempts => {
@@ -380,16 +355,12 @@ impl Client {
 
     /// Commits `upload` with `PUT ?digest=` carrying `content`, the whole blob, as its body (a
     /// monolithic upload of a stream).
-    async fn put_stream<S, E>(
+    async fn put_stream(
         &self,
         upload: &Upload,
         digest: &Digest,
-        content: S,
-    ) -> Result<Digest, ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
+        content: Content,
+    ) -> Result<Digest, ClientError> {
         let (watched, failed) = watch(content);
         let url = upload.with_query(&format!("digest={}", query_value(digest.as_str())));
         let call = Call::new(Method::PUT, &url)
@@ -406,11 +377,7 @@ impl Client {
     /// Sends `content` in one streamed `PATCH` to `upload`, updating it from the answer. A
     /// failure of `content` itself is [`ClientError::Content`], whatever the HTTP stack made of
     /// it.
-    async fn patch_stream<S, E>(&self, upload: &mut Upload, content: S) -> Result<(), ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
+    async fn patch_stream(&self, upload: &mut Upload, content: Content) -> Result<(), ClientError> {
         let (watched, failed) = watch(content);
         let method = Method::PATCH;
         let url = upload.location.clone();
@@ -425,50 +392,19 @@ impl Client {
         upload.update(&method, &url, &outcome?)
     }
 
-    /// Uploads a stream in `PATCH` requests of [`chunk_size`](crate::ClientConfig::chunk_size)
-    /// bytes (raised to the registry's `OCI-Chunk-Min-Length`) with `Content-Range`, then
-    /// commits it. When a chunk fails, the client asks the registry how far it got and sends the
-    /// rest of the chunk from there, up to the retry policy's attempts. A registry that refuses
-    /// the first chunk outright (400, 405, 416 or 501) gets the whole stream in one streamed
-    /// `PATCH` instead, in a new session.
-    pub async fn push_blob_chunked<S, E>(
-        &self,
-        reference: &Reference,
-        digest: &Digest,
-        content: S,
-    ) -> Result<Digest, ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
-        let upload = self.start_upload(reference).await?;
-        self.upload_chunked(upload, digest, content).await
-    }
-
-    /// Uploads a stream into the session `upload` in chunks, then commits it (see
-    /// [`push_blob_chunked`](Client::push_blob_chunked)). `content` is the blob from the
-    /// session's [`offset`](Upload::offset) on: all of it for a new session. When the registry
-    /// refuses the first chunk of an empty session, the session is cancelled and the stream
-    /// goes in one `PATCH` to a new session of the same repository.
-    pub async fn upload_chunked<S, E>(
+    /// A chunked upload into `upload` (see [`UploadMode::chunked`]), then the commit. When the
+    /// registry refuses the first chunk of an empty session, the session is cancelled and the
+    /// stream goes in one `PATCH` to a new session of the same repository.
+    async fn upload_chunked(
         &self,
         mut upload: Upload,
         digest: &Digest,
-        content: S,
-    ) -> Result<Digest, ClientError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn StdError + Send + Sync>> + 'static,
-    {
-        let chunk_size = upload
-            .min_chunk
-            .map_or(self.inner.config.chunk_size, |min| {
-                self.inner
-                    .config
-                    .chunk_size
-                    .max(usize::try_from(min).unwrap_or(usize::MAX))
-            });
-        let mut content = Box::pin(content);
+        mut content: Content,
+        chunk_size: usize,
+    ) -> Result<Digest, ClientError> {
+        let chunk_size = upload.min_chunk.map_or(chunk_size, |min| {
+            chunk_size.max(usize::try_from(min).unwrap_or(usize::MAX))
+        });
         // Only a session with nothing in it can be given up for a new one.
         let mut first = upload.offset == 0;
         let mut buffer = BytesMut::new();
@@ -478,9 +414,7 @@ impl Client {
                 match content.next().await {
                     Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
                     Some(Err(error)) => {
-                        return Err(ClientError::Content {
-                            source: error.into(),
-                        });
+                        return Err(ClientError::Content { source: error });
                     }
                     None => {
                         ended = true;
@@ -500,13 +434,12 @@ impl Client {
                         let _ = self.cancel_upload(upload).await;
                         let held = [chunk, buffer.freeze()];
                         let rest = futures_util::stream::iter(
-                            held.into_iter()
-                                .filter(|b| !b.is_empty())
-                                .map(Ok::<_, Box<dyn StdError + Send + Sync>>),
+                            held.into_iter().filter(|b| !b.is_empty()).map(Ok),
                         )
-                        .chain(content.map(|item| item.map_err(Into::into)));
-                        let fresh = self.open_session(&start_url, scope).await?;
-                        return self.upload_stream(fresh, digest, rest).await;
+                        .chain(content);
+                        let mut fresh = self.open_session(&start_url, scope).await?;
+                        self.patch_stream(&mut fresh, Box::pin(rest)).await?;
+                        return self.commit(&fresh, digest).await;
                     }
                     Err(error) => return Err(error),
                 }
@@ -617,117 +550,6 @@ impl Client {
             }
         }
         Ok(digest.clone())
-    }
-
-    /// Mounts blob `digest` from repository `from` into the repository `reference` names, on
-    /// the same registry. Returns whether it was mounted; `false` means upload it instead: the
-    /// registry refused, failed or opened an upload session (which is cancelled). To upload
-    /// into that session rather than open another, use
-    /// [`mount_or_start_upload`](Client::mount_or_start_upload).
-    pub async fn mount_blob(
-        &self,
-        reference: &Reference,
-        digest: &Digest,
-        from: &RepositoryName,
-    ) -> Result<bool, ClientError> {
-        let MountRequest {
-            scope, url, answer, ..
-        } = self.request_mount(reference, digest, from).await?;
-        let method = Method::POST;
-        let response = match answer {
-            Ok(response) => response,
-            Err(error) => {
-                tracing::debug!(%error, "mount refused; the blob will be uploaded");
-                return Ok(false);
-            }
-        };
-        match response.status().as_u16() {
-            201 => Ok(true),
-            202 => {
-                if let Ok(location) = location(&method, &url, &response) {
-                    let call = Call::new(Method::DELETE, &location).scope(scope);
-                    let _ = http::send(&self.inner, call).await;
-                }
-                Ok(false)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    /// Mounts blob `digest` from repository `from` into the repository `reference` names, or
-    /// gives the session to upload it into: the one the registry opened in answer to the mount
-    /// request (`202`, as registries do when they cannot mount), or, when the mount request
-    /// failed, a new one. Errors are those of opening that new session.
-    pub async fn mount_or_start_upload(
-        &self,
-        reference: &Reference,
-        digest: &Digest,
-        from: &RepositoryName,
-    ) -> Result<MountOutcome, ClientError> {
-        let MountRequest {
-            scope,
-            base,
-            url,
-            answer,
-        } = self.request_mount(reference, digest, from).await?;
-        let method = Method::POST;
-        match answer {
-            Ok(response) if response.status().as_u16() == 201 => Ok(MountOutcome::Mounted),
-            Ok(response) if response.status().as_u16() == 202 => {
-                match Upload::opened(&method, &url, &response, scope.clone()) {
-                    Ok(upload) => Ok(MountOutcome::Upload(upload)),
-                    Err(error) => {
-                        tracing::debug!(%error, "the mount's session is unusable; opening another");
-                        Ok(MountOutcome::Upload(self.open_session(&base, scope).await?))
-                    }
-                }
-            }
-            outcome => {
-                if let Err(error) = outcome {
-                    tracing::debug!(%error, "mount refused; opening an upload session");
-                }
-                Ok(MountOutcome::Upload(self.open_session(&base, scope).await?))
-            }
-        }
-    }
-}
-
-/// A mount request sent, and what the caller goes on with.
-struct MountRequest {
-    /// The target repository's `pull,push` scope.
-    scope: String,
-    /// The target repository's uploads URL, to open a session at.
-    base: String,
-    /// The mount request's URL.
-    url: String,
-    /// The registry's answer, or why there was none.
-    answer: Result<reqwest::Response, ClientError>,
-}
-
-impl Client {
-    /// Sends `POST blobs/uploads/?mount=<digest>&from=<from>` to the repository `reference`
-    /// names, with the scopes it needs: push there, pull on the source.
-    async fn request_mount(
-        &self,
-        reference: &Reference,
-        digest: &Digest,
-        from: &RepositoryName,
-    ) -> Result<MountRequest, ClientError> {
-        let repository = self.repository(reference).await?;
-        let scope = repository.scope("pull,push");
-        let base = repository.url("blobs/uploads/");
-        let url = format!("{base}?{}", mount_query(digest, from));
-        let call = Call::new(Method::POST, &url)
-            .scope(scope.clone())
-            .scope(format!("repository:{from}:pull"))
-            .header(CONTENT_LENGTH, HeaderValue::from(0));
-        let answer = http::send(&self.inner, call).await;
-        Ok(MountRequest {
-            scope,
-            base,
-            url,
-            answer,
-        })
     }
 }
 

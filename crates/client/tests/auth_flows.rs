@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::Response;
-use gantry_client::{ClientConfig, Credential};
+use gantry_client::{ClientConfig, Credential, UploadMode};
 use support::{Hostile, Seen, client, client_with, respond, sha256};
 
 const TAGS: &str = r#"{"name":"team/app","tags":["v1"]}"#;
@@ -379,14 +379,14 @@ async fn a_token_that_expires_mid_upload_is_renewed() {
     address.set(server.host.clone()).unwrap();
     let client = client_with(ClientConfig::default().with_chunk_size(1000));
     let stored = client
-        .push_blob_chunked(
+        .push_blob(
             &server.reference("team/app"),
             &digest,
-            futures_util::stream::iter(
+            UploadMode::chunked(futures_util::stream::iter(
                 data.chunks(700)
                     .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
                     .collect::<Vec<_>>(),
-            ),
+            )),
         )
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gantry_client::{ClientConfig, ClientError, RetryPolicy};
+use gantry_client::{ClientConfig, ClientError, RetryPolicy, UploadMode};
 use gantry_spec::{Descriptor, ImageManifest};
 use support::proxy::{Fault, FaultProxy, Rule};
 use support::{Registry, client, client_with, reference, sha256};
@@ -244,7 +244,7 @@ async fn chunked_uploads_resume_from_the_upload_status() {
     ));
     assert_eq!(
         client
-            .push_blob_chunked(&repo, &digest, stream(data.clone()))
+            .push_blob(&repo, &digest, UploadMode::chunked(stream(data.clone())))
             .await
             .unwrap(),
         digest
@@ -260,7 +260,11 @@ async fn chunked_uploads_resume_from_the_upload_status() {
     ));
     assert_eq!(
         client
-            .push_blob_chunked(&repo, &second_digest, stream(second.clone()))
+            .push_blob(
+                &repo,
+                &second_digest,
+                UploadMode::chunked(stream(second.clone()))
+            )
             .await
             .unwrap(),
         second_digest
@@ -315,7 +319,11 @@ async fn a_streamed_upload_cut_mid_body_continues_from_the_registry_offset() {
     let repo = reference(&relay.host, "team/app");
     let opened = std::sync::Mutex::new(Vec::new());
     let stored = client()
-        .push_blob_stream_resumable(&repo, &digest, |offset| reopen(&data, &opened, offset))
+        .push_blob(
+            &repo,
+            &digest,
+            UploadMode::resumable(|offset| reopen(&data, &opened, offset)),
+        )
         .await
         .unwrap();
     assert_eq!(stored, digest);
@@ -362,7 +370,11 @@ async fn a_cut_streamed_upload_fails_when_no_retry_is_left_or_the_content_fails(
     .unwrap();
     let opened = std::sync::Mutex::new(Vec::new());
     let error = never
-        .push_blob_stream_resumable(&repo, &digest, |offset| reopen(&data, &opened, offset))
+        .push_blob(
+            &repo,
+            &digest,
+            UploadMode::resumable(|offset| reopen(&data, &opened, offset)),
+        )
         .await
         .unwrap_err();
     assert!(error.is_retryable(), "a cut connection: {error:?}");
@@ -371,13 +383,17 @@ async fn a_cut_streamed_upload_fails_when_no_retry_is_left_or_the_content_fails(
     // A content stream that fails is the caller's error, not sent again.
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let error = client()
-        .push_blob_stream_resumable(&repo, &digest, |_| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            std::future::ready(Ok::<_, std::io::Error>(futures_util::stream::iter(vec![
-                Ok(Bytes::from_static(b"some")),
-                Err(std::io::Error::other("disk gone")),
-            ])))
-        })
+        .push_blob(
+            &repo,
+            &digest,
+            UploadMode::resumable(|_| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready(Ok::<_, std::io::Error>(futures_util::stream::iter(vec![
+                    Ok(Bytes::from_static(b"some")),
+                    Err(std::io::Error::other("disk gone")),
+                ])))
+            }),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, ClientError::Content { .. }), "{error:?}");

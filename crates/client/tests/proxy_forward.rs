@@ -12,7 +12,7 @@ use std::path::Path;
 
 use base64::Engine;
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig};
+use gantry_client::{Client, ClientConfig, UploadMode};
 use gantry_registry::TlsConfig;
 use support::relay::{Mode, Relay};
 use support::{Registry, client_with, sha256};
@@ -23,7 +23,7 @@ async fn round_trip(client: &Client, registry_host: &str) {
     let data = Bytes::from_static(b"a layer through the proxy");
     let digest = sha256(&data);
     client
-        .push_blob_bytes(&repo, &digest, data.clone())
+        .push_blob(&repo, &digest, UploadMode::monolithic(data.clone()))
         .await
         .unwrap();
     let read = client

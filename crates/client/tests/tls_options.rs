@@ -9,7 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use gantry_client::{Client, ClientConfig, ClientError};
+use gantry_client::{Client, ClientConfig, ClientError, UploadMode};
 use gantry_registry::TlsConfig;
 use support::{Registry, client_with};
 
@@ -132,7 +132,7 @@ async fn blobs_move_through_an_insecure_host_over_plain_http_and_over_https() {
         let data = bytes::Bytes::from_static(b"a layer over an insecure connection");
         let digest = support::sha256(&data);
         client
-            .push_blob_bytes(&repo, &digest, data.clone())
+            .push_blob(&repo, &digest, UploadMode::monolithic(data.clone()))
             .await
             .unwrap();
         let read = client

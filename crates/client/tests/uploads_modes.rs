@@ -7,7 +7,7 @@ mod support;
 
 use bytes::Bytes;
 use futures_util::stream;
-use gantry_client::ClientConfig;
+use gantry_client::{ClientConfig, UploadMode};
 use gantry_reference::RepositoryName;
 use support::{Registry, client, client_with, sha256};
 
@@ -44,17 +44,21 @@ async fn each_mode_stores_the_blob_under_its_digest() {
         let stored = match mode {
             "bytes" => {
                 client
-                    .push_blob_bytes(&repo, &digest, Bytes::from(data.clone()))
+                    .push_blob(
+                        &repo,
+                        &digest,
+                        UploadMode::monolithic(Bytes::from(data.clone())),
+                    )
                     .await
             }
             "stream" => {
                 client
-                    .push_blob_stream(&repo, &digest, chunks(&data, 1000))
+                    .push_blob(&repo, &digest, UploadMode::streamed(chunks(&data, 1000)))
                     .await
             }
             _ => {
                 client
-                    .push_blob_chunked(&repo, &digest, chunks(&data, 1000))
+                    .push_blob(&repo, &digest, UploadMode::chunked(chunks(&data, 1000)))
                     .await
             }
         }
@@ -83,12 +87,12 @@ async fn a_stream_with_the_wrong_digest_is_refused_by_the_registry() {
     let data = content(3000);
     let wrong = sha256(b"other");
     let error = client
-        .push_blob_stream(&repo, &wrong, chunks(&data, 700))
+        .push_blob(&repo, &wrong, UploadMode::streamed(chunks(&data, 700)))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(400), "{error:?}");
     let error = client
-        .push_blob_chunked(&repo, &wrong, chunks(&data, 700))
+        .push_blob(&repo, &wrong, UploadMode::chunked(chunks(&data, 700)))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(400), "{error:?}");
@@ -157,7 +161,11 @@ async fn a_failed_mount_hands_over_its_session() {
     };
     assert_eq!(upload.offset(), 0);
     let stored = client
-        .upload_bytes(upload, &digest, Bytes::from(whole.clone()))
+        .complete_upload(
+            upload,
+            &digest,
+            UploadMode::monolithic(Bytes::from(whole.clone())),
+        )
         .await
         .unwrap();
     assert_eq!(stored, digest);
@@ -174,7 +182,11 @@ async fn a_failed_mount_hands_over_its_session() {
         panic!("a blob absent from the source cannot be mounted");
     };
     client
-        .upload_chunked(upload, &digest_chunked, chunks(&chunked, 700))
+        .complete_upload(
+            upload,
+            &digest_chunked,
+            UploadMode::chunked(chunks(&chunked, 700)),
+        )
         .await
         .unwrap();
     assert_eq!(proxy.applied().len(), 3, "no second session was opened");
@@ -228,7 +240,11 @@ async fn a_refused_mount_opens_a_new_session() {
     };
     assert!(upload.location().ends_with("/uploads/7"), "{upload:?}");
     client
-        .upload_bytes(upload, &digest, Bytes::from(data.clone()))
+        .complete_upload(
+            upload,
+            &digest,
+            UploadMode::monolithic(Bytes::from(data.clone())),
+        )
         .await
         .unwrap();
     let puts: Vec<_> = server
@@ -268,18 +284,26 @@ async fn a_session_begun_elsewhere_is_finished_from_its_offset() {
         let stored = if streamed {
             let opened = std::sync::Mutex::new(Vec::new());
             let stored = client
-                .upload_stream_resumable(upload, &digest, |offset| {
-                    opened.lock().unwrap().push(offset);
-                    let rest = data[usize::try_from(offset).unwrap()..].to_vec();
-                    std::future::ready(Ok::<_, std::io::Error>(chunks(&rest, 1000)))
-                })
+                .complete_upload(
+                    upload,
+                    &digest,
+                    UploadMode::resumable(|offset| {
+                        opened.lock().unwrap().push(offset);
+                        let rest = data[usize::try_from(offset).unwrap()..].to_vec();
+                        std::future::ready(Ok::<_, std::io::Error>(chunks(&rest, 1000)))
+                    }),
+                )
                 .await
                 .unwrap();
             assert_eq!(opened.into_inner().unwrap(), [1234]);
             stored
         } else {
             client
-                .upload_chunked(upload, &digest, chunks(&data[1234..], 300))
+                .complete_upload(
+                    upload,
+                    &digest,
+                    UploadMode::chunked(chunks(&data[1234..], 300)),
+                )
                 .await
                 .unwrap()
         };
@@ -366,7 +390,11 @@ async fn a_failed_chunk_resumes_from_the_upload_status() {
     .await;
     let client = client_with(ClientConfig::default().with_chunk_size(1000));
     let stored = client
-        .push_blob_chunked(&server.reference("team/app"), &digest, chunks(&data, 300))
+        .push_blob(
+            &server.reference("team/app"),
+            &digest,
+            UploadMode::chunked(chunks(&data, 300)),
+        )
         .await
         .unwrap();
     assert_eq!(stored, digest);
@@ -412,7 +440,7 @@ async fn chunks_are_raised_to_the_registry_minimum() {
     let data = content(12_000);
     let digest = sha256(&data);
     client
-        .push_blob_chunked(&repo, &digest, chunks(&data, 1000))
+        .push_blob(&repo, &digest, UploadMode::chunked(chunks(&data, 1000)))
         .await
         .unwrap();
     assert_eq!(client.head_blob(&repo, &digest).await.unwrap(), 12_000);
@@ -441,7 +469,11 @@ async fn patches_carry_chunks_of_the_registry_minimum() {
     .await;
     let client = client_with(ClientConfig::default().with_chunk_size(1000));
     client
-        .push_blob_chunked(&server.reference("team/app"), &digest, chunks(&data, 999))
+        .push_blob(
+            &server.reference("team/app"),
+            &digest,
+            UploadMode::chunked(chunks(&data, 999)),
+        )
         .await
         .unwrap();
     let patches: Vec<(String, usize)> = server
@@ -495,7 +527,7 @@ async fn a_registry_that_refuses_chunks_gets_one_stream() {
     let client = client_with(ClientConfig::default().with_chunk_size(1000));
     let repo = server.reference("team/app");
     let stored = client
-        .push_blob_chunked(&repo, &digest, chunks(&data, 300))
+        .push_blob(&repo, &digest, UploadMode::chunked(chunks(&data, 300)))
         .await
         .unwrap();
     assert_eq!(stored, digest);
@@ -517,7 +549,7 @@ async fn a_registry_that_refuses_chunks_gets_one_stream() {
         Err(std::io::Error::other("disk gone")),
     ]);
     let error = client
-        .push_blob_chunked(&repo, &digest, failing)
+        .push_blob(&repo, &digest, UploadMode::chunked(failing))
         .await
         .unwrap_err();
     assert!(
@@ -532,7 +564,7 @@ async fn a_registry_that_refuses_chunks_gets_one_stream() {
         Err(std::io::Error::other("disk gone")),
     ]);
     let error = client
-        .push_blob_stream(&repo, &digest, failing)
+        .push_blob(&repo, &digest, UploadMode::streamed(failing))
         .await
         .unwrap_err();
     assert!(
@@ -563,10 +595,14 @@ async fn a_registry_that_refuses_a_streamed_patch_gets_the_blob_in_the_put() {
     let client = client();
     let opened = std::sync::Mutex::new(Vec::new());
     let stored = client
-        .push_blob_stream_resumable(&server.reference("team/app"), &digest, |offset| {
-            opened.lock().unwrap().push(offset);
-            std::future::ready(Ok::<_, std::io::Error>(chunks(&data, 4096)))
-        })
+        .push_blob(
+            &server.reference("team/app"),
+            &digest,
+            UploadMode::resumable(|offset| {
+                opened.lock().unwrap().push(offset);
+                std::future::ready(Ok::<_, std::io::Error>(chunks(&data, 4096)))
+            }),
+        )
         .await
         .unwrap();
     assert_eq!(stored, digest);

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use gantry_client::UploadMode as ClientUploadMode;
 use gantry_client::{Client, ClientError, MountOutcome, Upload};
 use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};
@@ -436,14 +437,20 @@ impl ImageDestination for RegistryDestination {
             }
             match self.take_session(digest) {
                 Some(session) if session.offset() == 0 => {
-                    self.client.upload_bytes(session, digest, content).await?;
+                    self.client
+                        .complete_upload(session, digest, ClientUploadMode::monolithic(content))
+                        .await?;
                 }
                 other => {
                     if let Some(session) = other {
                         let _ = self.client.cancel_upload(session).await;
                     }
                     self.client
-                        .push_blob_bytes(&self.repository(), digest, content)
+                        .push_blob(
+                            &self.repository(),
+                            digest,
+                            ClientUploadMode::monolithic(content),
+                        )
                         .await?;
                 }
             }
@@ -451,10 +458,11 @@ impl ImageDestination for RegistryDestination {
         }
         let session = self.session_for(digest, offset).await?;
         let spare = session.clone();
-        let result = match self.mode {
-            UploadMode::Chunked => self.client.upload_chunked(session, digest, data).await,
-            UploadMode::Streamed => self.client.upload_stream(session, digest, data).await,
+        let mode = match self.mode {
+            UploadMode::Chunked => ClientUploadMode::chunked(data),
+            UploadMode::Streamed => ClientUploadMode::streamed(data),
         };
+        let result = self.client.complete_upload(session, digest, mode).await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => {

@@ -13,6 +13,7 @@ use copy_support::proxy::{Fault, FaultProxy, Rule};
 use copy_support::{
     Image, Kind, Registry, client, content, index, push_image, push_manifest, recorder, validate_at,
 };
+use gantry_client::UploadMode;
 use gantry_spec::{Descriptor, ImageManifest, ManifestKind, Platform, media_type};
 use gantry_transfer::copy::{
     Copier, CopyOptions, ManifestFormat, PlatformSelection, SyncOptions, sync_repository, sync_tags,
@@ -310,14 +311,18 @@ async fn referrers_are_copied_when_asked() {
     let signature_blob = bytes::Bytes::from_static(b"a signature");
     let signature_layer = Descriptor::of("application/vnd.example.signature", &signature_blob);
     client
-        .push_blob_bytes(&repository, &signature_layer.digest, signature_blob)
+        .push_blob(
+            &repository,
+            &signature_layer.digest,
+            UploadMode::monolithic(signature_blob),
+        )
         .await
         .unwrap();
     client
-        .push_blob_bytes(
+        .push_blob(
             &repository,
             &Descriptor::empty().digest,
-            bytes::Bytes::from_static(b"{}"),
+            UploadMode::monolithic(bytes::Bytes::from_static(b"{}")),
         )
         .await
         .unwrap();
@@ -369,10 +374,10 @@ async fn referrers_reach_a_registry_without_the_api_through_the_tag_schema() {
     let image = Image::new(Kind::Oci, "linux/amd64", &layers(15, 1, 5_000));
     push_image(&client, &repository, &image, Some("v1")).await;
     client
-        .push_blob_bytes(
+        .push_blob(
             &repository,
             &Descriptor::empty().digest,
-            bytes::Bytes::from_static(b"{}"),
+            UploadMode::monolithic(bytes::Bytes::from_static(b"{}")),
         )
         .await
         .unwrap();

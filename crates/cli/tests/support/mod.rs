@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig};
+use gantry_client::{Client, ClientConfig, UploadMode};
 use gantry_reference::{Digest, Reference};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, Platform, media_type,
@@ -224,16 +224,20 @@ pub(crate) fn push_image_with(
     let manifest = builder.build().unwrap();
     block_on(async {
         client
-            .push_blob_bytes(
+            .push_blob(
                 &parsed,
                 &config_descriptor.digest,
-                Bytes::from(config_bytes.clone()),
+                UploadMode::monolithic(Bytes::from(config_bytes.clone())),
             )
             .await
             .unwrap();
         for (digest, bytes) in &pushed_layers {
             client
-                .push_blob_bytes(&parsed, digest, Bytes::from(bytes.clone()))
+                .push_blob(
+                    &parsed,
+                    digest,
+                    UploadMode::monolithic(Bytes::from(bytes.clone())),
+                )
                 .await
                 .unwrap();
         }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy};
+use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
 use gantry_registry::{Config, Server};
 use gantry_spec::{
@@ -207,7 +207,11 @@ pub fn index(kind: Kind, entries: Vec<Descriptor>) -> Manifest {
 pub async fn push_image(client: &Client, repository: &Reference, image: &Image, tag: Option<&str>) {
     for (descriptor, bytes) in &image.blobs {
         client
-            .push_blob_bytes(repository, &descriptor.digest, bytes.clone())
+            .push_blob(
+                repository,
+                &descriptor.digest,
+                UploadMode::monolithic(bytes.clone()),
+            )
             .await
             .unwrap();
     }
