@@ -36,4 +36,4 @@ pub use crate::layout::{OciLayoutDestination, OciLayoutSource};
 pub use crate::name::{DockerArchiveRef, ImageName};
 pub use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};
 pub use crate::progress::{ProgressEvent, ProgressSink};
-pub use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
+pub use crate::transport::{BlobStore, BlobStream, ImageDestination, ImageSource, MountOrigin};

@@ -7,6 +7,7 @@
 //! visible unless they match, and [`ImageDestination::commit`] is the one step that makes the
 //! image itself visible.
 
+use std::path::PathBuf;
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -21,12 +22,33 @@ use crate::{ImageName, TransferError};
 pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransferError>> + Send>>;
 
 /// A repository on a registry that a destination on the same registry can mount blobs from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MountOrigin {
     /// The registry's domain, as in the reference (`docker.io`, `localhost:5000`).
     pub registry: String,
     /// The repository's path on that registry (`library/alpine`).
     pub repository: String,
+}
+
+/// Where a destination keeps its blobs. Copies sharing a [`Copier`](crate::copy::Copier) whose
+/// destinations name the same store send each blob there once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BlobStore {
+    /// A repository on a registry.
+    Registry(MountOrigin),
+    /// A directory on this machine (an OCI layout), as named.
+    Directory(PathBuf),
+}
+
+impl BlobStore {
+    /// The registry's domain, for a store on a registry.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            BlobStore::Registry(origin) => Some(&origin.registry),
+            BlobStore::Directory(_) => None,
+        }
+    }
 }
 
 /// Where an image is read from.
@@ -73,6 +95,12 @@ pub trait ImageSource: Send + Sync {
     fn mount_origin(&self) -> Option<MountOrigin> {
         None
     }
+
+    /// The registry this source sends its requests to, by domain: its blob requests count
+    /// against the copier's per-registry limit. `None` for local sources.
+    fn registry(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Where an image is written to.
@@ -84,6 +112,20 @@ pub trait ImageDestination: Send + Sync {
     /// Whether this destination can hold an index (a Docker archive cannot).
     fn supports_index(&self) -> bool {
         true
+    }
+
+    /// The blob store this destination writes into, shared with every destination that names
+    /// it; `None` when the store is this destination's own (an archive being written). A store
+    /// on a registry also puts the destination's requests under the copier's per-registry
+    /// limit.
+    fn blob_store(&self) -> Option<BlobStore> {
+        None
+    }
+
+    /// The digest the destination's name requires of the top manifest (a registry reference
+    /// by digest): the copy refuses another before any blob moves.
+    fn required_digest(&self) -> Option<&Digest> {
+        None
     }
 
     /// Whether the destination already holds this blob, so the copy can skip it.

@@ -15,11 +15,11 @@ use copy_support::{
 };
 use gantry_client::UploadMode;
 use gantry_spec::{Descriptor, ImageManifest, ManifestKind, Platform, media_type};
-use gantry_transfer::copy::{
-    Copier, CopyOptions, ManifestFormat, PlatformSelection, SyncOptions, sync_repository, sync_tags,
-};
+use gantry_transfer::copy::{Copier, CopyOptions, ManifestFormat, PlatformSelection};
 use gantry_transfer::layout::{OciLayoutDestination, OciLayoutSource};
-use gantry_transfer::registry::{RegistryDestination, RegistrySource};
+use gantry_transfer::registry::{
+    RegistryDestination, RegistrySource, SyncOptions, sync_repository, sync_tags,
+};
 use gantry_transfer::{ImageDestination, ImageSource, ProgressEvent};
 
 /// The blob an event is about, for the events that name one.

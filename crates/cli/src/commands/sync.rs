@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use gantry_transfer::copy::{SyncOptions, sync_repository};
+use gantry_transfer::registry::{SyncOptions, sync_repository};
 use regex::Regex;
 use serde::Serialize;
 

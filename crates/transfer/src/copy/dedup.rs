@@ -8,10 +8,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gantry_reference::Digest;
 use tokio::sync::watch;
 
-use crate::{ProgressEvent, ProgressSink};
+use crate::{BlobStore, ProgressEvent, ProgressSink};
 
-/// One blob being written to one destination.
-type Key = (String, Digest);
+/// The blob store a copy writes into.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum StoreKey {
+    /// A store that destinations name alike ([`ImageDestination::blob_store`]).
+    ///
+    /// [`ImageDestination::blob_store`]: crate::ImageDestination::blob_store
+    Shared(BlobStore),
+    /// A destination's own store, numbered by the copier.
+    Own(u64),
+}
+
+/// One blob being written to one store.
+type Key = (StoreKey, Digest);
 
 /// The blobs in flight.
 #[derive(Debug, Default)]
@@ -42,11 +53,11 @@ impl InFlightMap {
     /// receives the transfer's events from now on.
     pub(crate) fn join(
         self: &Arc<Self>,
-        destination: &str,
+        destination: &StoreKey,
         digest: &Digest,
         sink: &ProgressSink,
     ) -> Role {
-        let key = (destination.to_owned(), digest.clone());
+        let key = (destination.clone(), digest.clone());
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get(&key) {
             let mut sinks = entry.sinks.lock().unwrap_or_else(PoisonError::into_inner);
@@ -157,14 +168,14 @@ mod tests {
         let map = Arc::new(InFlightMap::default());
         let (leader_sink, mut leader_events) = ProgressSink::channel();
         let (waiter_sink, mut waiter_events) = ProgressSink::channel();
-        let Role::Leader(guard) = map.join("d", &digest(), &leader_sink) else {
+        let Role::Leader(guard) = map.join(&StoreKey::Own(1), &digest(), &leader_sink) else {
             panic!("the first is the leader");
         };
-        let Role::Waiter(mut outcome) = map.join("d", &digest(), &waiter_sink) else {
+        let Role::Waiter(mut outcome) = map.join(&StoreKey::Own(1), &digest(), &waiter_sink) else {
             panic!("the second waits");
         };
         assert!(matches!(
-            map.join("other", &digest(), &waiter_sink),
+            map.join(&StoreKey::Own(2), &digest(), &waiter_sink),
             Role::Leader(_)
         ));
         let event = ProgressEvent::Done {
@@ -185,7 +196,8 @@ mod tests {
     #[tokio::test]
     async fn a_late_waiter_starts_from_the_latest_event() {
         let map = Arc::new(InFlightMap::default());
-        let Role::Leader(guard) = map.join("d", &digest(), &ProgressSink::none()) else {
+        let Role::Leader(guard) = map.join(&StoreKey::Own(1), &digest(), &ProgressSink::none())
+        else {
             panic!("the first is the leader");
         };
         let transferring = |done| ProgressEvent::Transferring {
@@ -196,7 +208,7 @@ mod tests {
         guard.sink().emit(transferring(3));
         guard.sink().emit(transferring(6));
         let (late, mut events) = ProgressSink::channel();
-        let Role::Waiter(_) = map.join("d", &digest(), &late) else {
+        let Role::Waiter(_) = map.join(&StoreKey::Own(1), &digest(), &late) else {
             panic!("the second waits");
         };
         guard.sink().emit(transferring(9));
@@ -208,8 +220,8 @@ mod tests {
     async fn a_dropped_leader_fails_its_waiters() {
         let map = Arc::new(InFlightMap::default());
         let sink = ProgressSink::none();
-        let guard = map.join("d", &digest(), &sink);
-        let Role::Waiter(mut outcome) = map.join("d", &digest(), &sink) else {
+        let guard = map.join(&StoreKey::Own(1), &digest(), &sink);
+        let Role::Waiter(mut outcome) = map.join(&StoreKey::Own(1), &digest(), &sink) else {
             panic!("the second waits");
         };
         drop(guard);
@@ -217,6 +229,9 @@ mod tests {
             *outcome.wait_for(Option::is_some).await.unwrap(),
             Some(false)
         );
-        assert!(matches!(map.join("d", &digest(), &sink), Role::Leader(_)));
+        assert!(matches!(
+            map.join(&StoreKey::Own(1), &digest(), &sink),
+            Role::Leader(_)
+        ));
     }
 }

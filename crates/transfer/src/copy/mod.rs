@@ -15,7 +15,8 @@
 //! 4. writes the manifests children first, commits the top one, and copies the referrers of
 //!    every manifest copied when asked (`referrers`).
 //!
-//! [`sync_repository`] copies every tag of a registry repository under one `Copier`.
+//! [`registry::sync_repository`](crate::registry::sync_repository) copies every tag of a
+//! registry repository under one `Copier`.
 //!
 //! A copy borrows its source and destination, so its blobs run as futures of the caller's task,
 //! not as spawned tasks: one copy hashes on one core at a time (a few hundred MiB/s), and
@@ -47,7 +48,6 @@ mod dedup;
 mod plan;
 mod ranged;
 mod referrers;
-mod sync;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,12 +60,11 @@ use gantry_spec::{Descriptor, Platform};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use self::convert::ManifestFormat;
-use self::dedup::InFlightMap;
+use self::dedup::{InFlightMap, StoreKey};
 use self::plan::Node;
 pub use self::plan::PlatformSelection;
-pub use self::sync::{SyncOptions, SyncReport, TagFilter, sync_repository, sync_tags};
 use crate::{
-    ImageDestination, ImageName, ImageSource, Interruption, ProgressEvent, ProgressSink,
+    BlobStore, ImageDestination, ImageSource, Interruption, ProgressEvent, ProgressSink,
     TransferError, Unsupported,
 };
 
@@ -279,6 +278,8 @@ struct Shared {
     per_registry: usize,
     registries: Mutex<HashMap<String, Arc<Semaphore>>>,
     in_flight: Arc<InFlightMap>,
+    /// The number of the last destination with a store of its own.
+    own_stores: AtomicU64,
 }
 
 impl Default for Copier {
@@ -307,6 +308,7 @@ impl Copier {
                 per_registry: requests_per_registry.max(1),
                 registries: Mutex::default(),
                 in_flight: Arc::default(),
+                own_stores: AtomicU64::new(0),
             }),
         }
     }
@@ -350,8 +352,7 @@ impl Copier {
         };
         // A destination named by digest can only take that manifest: say so before any blob
         // moves.
-        if let ImageName::Registry(reference) = destination.name()
-            && let Some(expected) = reference.digest()
+        if let Some(expected) = destination.required_digest()
             && expected != node.manifest().digest()
         {
             return Err(TransferError::DigestMismatch {
@@ -435,19 +436,6 @@ impl Stats {
     }
 }
 
-/// The registry an image name lives on, for the per-registry limit.
-fn registry_of(name: &ImageName) -> Option<String> {
-    match name {
-        ImageName::Registry(reference) => Some(
-            reference
-                .domain()
-                .unwrap_or(gantry_reference::DEFAULT_DOMAIN)
-                .to_owned(),
-        ),
-        _ => None,
-    }
-}
-
 /// One copy in progress: the two ends, the options, and the copier's shared state.
 struct Ctx<'a> {
     shared: &'a Shared,
@@ -455,7 +443,7 @@ struct Ctx<'a> {
     destination: &'a dyn ImageDestination,
     options: &'a CopyOptions,
     /// Identifies the destination's blob store for the in-flight map.
-    destination_key: String,
+    destination_key: StoreKey,
     source_registry: Option<(String, Arc<Semaphore>)>,
     destination_registry: Option<(String, Arc<Semaphore>)>,
     stats: Stats,
@@ -468,17 +456,15 @@ impl<'a> Ctx<'a> {
         destination: &'a dyn ImageDestination,
         options: &'a CopyOptions,
     ) -> Ctx<'a> {
-        let destination_key = match destination.name() {
-            ImageName::Registry(reference) => format!("docker://{}", reference.name()),
-            ImageName::OciLayout { path, .. } => format!("oci:{}", path.display()),
-            // Archives stage blobs per destination object.
-            other => format!("{other}@{:p}", std::ptr::from_ref(destination).cast::<()>()),
+        let store = destination.blob_store();
+        let limit = |domain: Option<&str>| {
+            domain.map(|domain| (domain.to_owned(), shared.registry(domain)))
         };
-        let limit = |name: &ImageName| {
-            registry_of(name).map(|domain| {
-                let semaphore = shared.registry(&domain);
-                (domain, semaphore)
-            })
+        let destination_registry = limit(store.as_ref().and_then(BlobStore::registry));
+        let destination_key = match store {
+            Some(store) => StoreKey::Shared(store),
+            // Archives stage blobs per destination.
+            None => StoreKey::Own(shared.own_stores.fetch_add(1, Ordering::Relaxed) + 1),
         };
         Ctx {
             shared,
@@ -486,8 +472,8 @@ impl<'a> Ctx<'a> {
             destination,
             options,
             destination_key,
-            source_registry: limit(source.name()),
-            destination_registry: limit(destination.name()),
+            source_registry: limit(source.registry()),
+            destination_registry,
             stats: Stats::default(),
         }
     }

@@ -47,7 +47,7 @@ use gantry_spec::{Descriptor, Manifest};
 
 pub(crate) use self::reader::{Files, LayoutReader};
 pub(crate) use self::writer::LayoutWriter;
-use crate::{BlobStream, ImageDestination, ImageName, TransferError};
+use crate::{BlobStore, BlobStream, ImageDestination, ImageName, TransferError};
 
 /// Reads an image from an OCI image layout directory.
 #[derive(Debug)]
@@ -177,6 +177,13 @@ impl OciLayoutDestination {
 impl ImageDestination for OciLayoutDestination {
     fn name(&self) -> &ImageName {
         &self.name
+    }
+
+    fn blob_store(&self) -> Option<BlobStore> {
+        match &self.name {
+            ImageName::OciLayout { path, .. } => Some(BlobStore::Directory(path.clone())),
+            _ => None,
+        }
     }
 
     async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, TransferError> {

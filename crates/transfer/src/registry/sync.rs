@@ -9,8 +9,8 @@ use futures_util::StreamExt;
 use gantry_client::Client;
 use gantry_reference::Reference;
 
-use super::{Copier, CopyOptions, CopyReport};
-use crate::registry::{RegistryDestination, RegistrySource};
+use super::{RegistryDestination, RegistrySource};
+use crate::copy::{Copier, CopyOptions, CopyReport};
 use crate::{ImageDestination, TransferError};
 
 /// Which tags a sync copies.

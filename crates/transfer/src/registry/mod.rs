@@ -18,9 +18,14 @@
 //! that session holds, and the next `put_blob` from that offset continues it. The session a
 //! refused mount opens is kept the same way and used for the upload.
 //!
+//! [`sync_repository`] and [`sync_tags`] (`sync.rs`) copy every tag of a repository (or those
+//! a filter keeps) under one [`Copier`](crate::copy::Copier).
+//!
 //! A manifest with a `subject` (a signature, an SBOM) must be findable among its subject's
 //! referrers: when the registry has no referrers API, the destination keeps the tag schema's
 //! index (`<alg>-<hex>`) up to date itself.
+
+mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,8 +38,10 @@ use gantry_client::{Client, ClientError, MountOutcome, Upload};
 use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};
 
-use crate::transport::{BlobStream, ImageDestination, ImageSource, MountOrigin};
+use crate::transport::{BlobStore, BlobStream, ImageDestination, ImageSource, MountOrigin};
 use crate::{ImageName, TransferError, Unsupported};
+
+pub use self::sync::{SyncOptions, SyncReport, TagFilter, sync_repository, sync_tags};
 
 /// Blobs up to this size are uploaded in one request, read into memory first.
 pub const MONOLITHIC_UPLOAD_LIMIT: u64 = 1024 * 1024;
@@ -44,6 +51,14 @@ fn domain(reference: &Reference) -> &str {
     reference
         .domain()
         .unwrap_or(gantry_reference::DEFAULT_DOMAIN)
+}
+
+/// The repository `reference` names, as a mount origin or a blob store.
+fn origin(reference: &Reference) -> MountOrigin {
+    MountOrigin {
+        registry: domain(reference).to_owned(),
+        repository: reference.path().to_owned(),
+    }
 }
 
 /// A client stream as a transfer stream.
@@ -195,10 +210,11 @@ impl ImageSource for RegistrySource {
     }
 
     fn mount_origin(&self) -> Option<MountOrigin> {
-        Some(MountOrigin {
-            registry: domain(&self.reference).to_owned(),
-            repository: self.reference.path().to_owned(),
-        })
+        Some(origin(&self.reference))
+    }
+
+    fn registry(&self) -> Option<&str> {
+        Some(domain(&self.reference))
     }
 }
 
@@ -352,6 +368,14 @@ async fn collect(mut data: BlobStream, limit: u64) -> Result<Bytes, TransferErro
 impl ImageDestination for RegistryDestination {
     fn name(&self) -> &ImageName {
         &self.name
+    }
+
+    fn blob_store(&self) -> Option<BlobStore> {
+        Some(BlobStore::Registry(origin(&self.reference)))
+    }
+
+    fn required_digest(&self) -> Option<&Digest> {
+        self.reference.digest()
     }
 
     async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, TransferError> {
