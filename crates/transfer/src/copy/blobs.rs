@@ -9,145 +9,48 @@
 //! download killed with its process resumes where the destination kept it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_spec::Descriptor;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
-use super::dedup::Role;
-use super::{Ctx, RetryOptions, Stats, ranged};
-use crate::{BlobStream, Interruption, ProgressEvent, ProgressSink, TransferError};
+use super::dedup::{InFlightMap, Role, StoreKey};
+use super::feed::{Budget, Feed, Item, Meter, Reader, Stats, fail, retryable};
+use super::limits::RegistryLimits;
+use super::ranged;
+use crate::{
+    BlobStream, ImageDestination, Interruption, ProgressEvent, ProgressSink, TransferError,
+};
 
-/// What travels from the feeder to the destination: bytes (or the error that ends them), and
-/// the memory permit of a ranged fetch, released when the destination takes the bytes.
-pub(super) type Item = (Result<Bytes, TransferError>, Option<OwnedSemaphorePermit>);
+/// What copying a blob needs: the reader of the source, the destination and the store it
+/// writes, and the copier's shared limits and blobs in flight.
+pub(super) struct BlobCopier<'a> {
+    pub(super) reader: Reader<'a>,
+    pub(super) destination: &'a dyn ImageDestination,
+    pub(super) store: StoreKey,
+    pub(super) slots: &'a Arc<Semaphore>,
+    pub(super) in_flight: &'a Arc<InFlightMap>,
+    pub(super) limits: RegistryLimits,
+}
 
 /// How many items the channel to the destination holds.
 const CHANNEL: usize = 4;
 
-/// How a feeder ended.
-pub(super) enum Feed {
-    /// Every byte was sent.
-    Complete,
-    /// The destination stopped reading (it failed).
-    Abandoned,
-    /// The source failed for good; the destination was told.
-    Failed(TransferError),
-}
-
-/// Whether another attempt may do better.
-pub(super) fn retryable(error: &TransferError) -> bool {
-    error.is_retryable() || matches!(error, TransferError::ResumeMismatch { .. })
-}
-
-/// Failures in a row that moved nothing forward, against the retry options.
-#[derive(Debug)]
-pub(super) struct Budget {
-    options: RetryOptions,
-    failures: u32,
-    attempt: u32,
-    furthest: u64,
-}
-
-impl Budget {
-    pub(super) fn new(options: RetryOptions, start: u64) -> Budget {
-        Budget {
-            options,
-            failures: 0,
-            attempt: 1,
-            furthest: start,
-        }
-    }
-
-    /// Records a failure with the blob at `position`: the attempt to come and the wait before
-    /// it, or `None` when the attempts are spent. Progress since the last failure resets the
-    /// count.
-    pub(super) fn fail(&mut self, position: u64) -> Option<(u32, Duration)> {
-        if position > self.furthest {
-            self.furthest = position;
-            self.failures = 0;
-        }
-        self.failures += 1;
-        if self.failures >= self.options.max_attempts {
-            return None;
-        }
-        self.attempt += 1;
-        Some((self.attempt, self.options.backoff(self.failures)))
-    }
-}
-
-/// Reports a retry and waits before it.
-pub(super) async fn retry_after(
-    ctx: &Ctx<'_>,
-    sink: &ProgressSink,
-    descriptor: &Descriptor,
-    (attempt, after): (u32, Duration),
-    offset: u64,
-    error: &TransferError,
-) {
-    tracing::debug!(digest = %descriptor.digest, attempt, offset, %error, "retrying a blob");
-    Stats::add(&ctx.stats.retries, 1);
-    sink.emit(ProgressEvent::Retrying {
-        digest: descriptor.digest.clone(),
-        attempt,
-        after,
-        offset,
-        reason: error.to_string(),
-    });
-    tokio::time::sleep(after).await;
-}
-
-/// Emits `Transferring` as bytes go out, often enough to draw a bar, rarely enough to be cheap.
-pub(super) struct Meter<'s> {
-    sink: &'s ProgressSink,
-    descriptor: &'s Descriptor,
-    step: u64,
-    last: u64,
-}
-
-impl<'s> Meter<'s> {
-    pub(super) fn new(sink: &'s ProgressSink, descriptor: &'s Descriptor, start: u64) -> Self {
-        let meter = Meter {
-            sink,
-            descriptor,
-            step: (descriptor.size / 50).max(256 * 1024),
-            last: start,
-        };
-        meter.emit(start);
-        meter
-    }
-
-    fn emit(&self, done: u64) {
-        self.sink.emit(ProgressEvent::Transferring {
-            digest: self.descriptor.digest.clone(),
-            done,
-            size: self.descriptor.size,
-        });
-    }
-
-    pub(super) fn update(&mut self, done: u64) {
-        if done - self.last >= self.step || (done == self.descriptor.size && done > self.last) {
-            self.last = done;
-            self.emit(done);
-        }
-    }
-}
-
 /// Copies one blob unless the destination has it, sharing the work with other copies of the
 /// same copier that need it in the same destination.
-pub(super) async fn copy_blob(ctx: &Ctx<'_>, descriptor: &Descriptor) -> Result<(), TransferError> {
-    let sink = &ctx.options.progress;
+pub(super) async fn copy_blob(
+    copier: &BlobCopier<'_>,
+    descriptor: &Descriptor,
+) -> Result<(), TransferError> {
+    let sink = &copier.reader.options.progress;
     sink.emit(ProgressEvent::Waiting {
         digest: descriptor.digest.clone(),
         size: descriptor.size,
     });
     loop {
-        match ctx
-            .shared
+        match copier
             .in_flight
-            .join(&ctx.destination_key, &descriptor.digest, sink)
+            .join(&copier.store, &descriptor.digest, sink)
         {
             Role::Waiter(mut outcome) => {
                 let succeeded = outcome
@@ -155,14 +58,14 @@ pub(super) async fn copy_blob(ctx: &Ctx<'_>, descriptor: &Descriptor) -> Result<
                     .await
                     .is_ok_and(|state| *state == Some(true));
                 if succeeded {
-                    Stats::add(&ctx.stats.shared, 1);
+                    Stats::add(&copier.reader.stats.shared, 1);
                     return Ok(());
                 }
                 // The leader failed: try again, leading this time unless someone else does.
             }
             Role::Leader(guard) => {
                 let sink = guard.sink();
-                let result = lead(ctx, descriptor, &sink).await;
+                let result = lead(copier, descriptor, &sink).await;
                 guard.finish(result.is_ok());
                 return result;
             }
@@ -171,28 +74,28 @@ pub(super) async fn copy_blob(ctx: &Ctx<'_>, descriptor: &Descriptor) -> Result<
 }
 
 async fn lead(
-    ctx: &Ctx<'_>,
+    copier: &BlobCopier<'_>,
     descriptor: &Descriptor,
     sink: &ProgressSink,
 ) -> Result<(), TransferError> {
-    let _slot = Arc::clone(&ctx.shared.slots)
+    let _slot = Arc::clone(copier.slots)
         .acquire_owned()
         .await
         .map_err(|_| TransferError::Interrupted(Interruption::CopierClosed))?;
-    let _permits = ctx.registry_permits().await?;
+    let _permits = copier.limits.permits().await?;
     let digest = &descriptor.digest;
-    if ctx.destination.has_blob(descriptor).await? {
-        Stats::add(&ctx.stats.skipped, 1);
+    if copier.destination.has_blob(descriptor).await? {
+        Stats::add(&copier.reader.stats.skipped, 1);
         sink.emit(ProgressEvent::Skipped {
             digest: digest.clone(),
             size: descriptor.size,
         });
         return Ok(());
     }
-    if let Some(origin) = ctx.source.mount_origin()
-        && ctx.destination.mount_blob(descriptor, &origin).await?
+    if let Some(origin) = copier.reader.source.mount_origin()
+        && copier.destination.mount_blob(descriptor, &origin).await?
     {
-        Stats::add(&ctx.stats.mounted, 1);
+        Stats::add(&copier.reader.stats.mounted, 1);
         sink.emit(ProgressEvent::Mounted {
             digest: digest.clone(),
             size: descriptor.size,
@@ -200,7 +103,7 @@ async fn lead(
         });
         return Ok(());
     }
-    transfer(ctx, descriptor, sink).await
+    transfer(copier, descriptor, sink).await
 }
 
 /// The receiving end of the channel as the destination's stream.
@@ -217,23 +120,27 @@ fn receiver_stream(receiver: mpsc::Receiver<Item>) -> BlobStream {
 
 /// Sends the blob's bytes to the destination, attempt after attempt.
 async fn transfer(
-    ctx: &Ctx<'_>,
+    copier: &BlobCopier<'_>,
     descriptor: &Descriptor,
     sink: &ProgressSink,
 ) -> Result<(), TransferError> {
     let size = descriptor.size;
-    let mut offset = ctx.destination.resume_offset(descriptor).await?.min(size);
-    let mut budget = Budget::new(ctx.options.retry, offset);
+    let mut offset = copier
+        .destination
+        .resume_offset(descriptor)
+        .await?
+        .min(size);
+    let mut budget = Budget::new(copier.reader.options.retry, offset);
     loop {
         let (sender, receiver) = mpsc::channel(CHANNEL);
-        let feed = feed(ctx, descriptor, offset, sender, sink, &mut budget);
-        let put = ctx
+        let feed = feed(copier, descriptor, offset, sender, sink, &mut budget);
+        let put = copier
             .destination
             .put_blob(descriptor, offset, receiver_stream(receiver));
         let (fed, put) = tokio::join!(feed, put);
         let error = match (put, fed) {
             (Ok(()), _) => {
-                Stats::add(&ctx.stats.transferred, 1);
+                Stats::add(&copier.reader.stats.transferred, 1);
                 sink.emit(ProgressEvent::Done {
                     digest: descriptor.digest.clone(),
                     size,
@@ -245,7 +152,7 @@ async fn transfer(
         if matches!(error, TransferError::Interrupted(_)) || !retryable(&error) {
             return Err(error);
         }
-        let resume = ctx
+        let resume = copier
             .destination
             .resume_offset(descriptor)
             .await
@@ -254,7 +161,10 @@ async fn transfer(
         let Some(next) = budget.fail(resume.max(offset)) else {
             return Err(error);
         };
-        retry_after(ctx, sink, descriptor, next, resume, &error).await;
+        copier
+            .reader
+            .retry_after(sink, descriptor, next, resume, &error)
+            .await;
         offset = resume;
     }
 }
@@ -262,7 +172,7 @@ async fn transfer(
 /// Reads the source from `start` and sends every byte to `sender`, retrying source failures
 /// from the bytes delivered.
 async fn feed(
-    ctx: &Ctx<'_>,
+    copier: &BlobCopier<'_>,
     descriptor: &Descriptor,
     start: u64,
     sender: mpsc::Sender<Item>,
@@ -271,12 +181,13 @@ async fn feed(
 ) -> Feed {
     let mut meter = Meter::new(sink, descriptor, start);
     let mut delivered = start;
-    if let Some(settings) = ctx.options.ranged
+    let reader = &copier.reader;
+    if let Some(settings) = reader.options.ranged
         && settings.count > 1
         && descriptor.size.saturating_sub(start) >= settings.min_size
     {
         match ranged::feed(
-            ctx, descriptor, &settings, start, &sender, sink, budget, &mut meter,
+            reader, descriptor, &settings, start, &sender, sink, budget, &mut meter,
         )
         .await
         {
@@ -285,14 +196,14 @@ async fn feed(
         }
     }
     sequential(
-        ctx, descriptor, delivered, &sender, sink, budget, &mut meter,
+        reader, descriptor, delivered, &sender, sink, budget, &mut meter,
     )
     .await
 }
 
 /// The source's blob as one stream (reopened from the bytes delivered after a failure).
 async fn sequential(
-    ctx: &Ctx<'_>,
+    reader: &Reader<'_>,
     descriptor: &Descriptor,
     start: u64,
     sender: &mpsc::Sender<Item>,
@@ -300,111 +211,65 @@ async fn sequential(
     budget: &mut Budget,
     meter: &mut Meter<'_>,
 ) -> Feed {
-    let stall = ctx.options.stall_timeout;
+    let stall = reader.options.stall_timeout;
     let stalled = || TransferError::Stalled {
         seconds: stall.as_secs().max(1),
     };
     let size = descriptor.size;
     let mut delivered = start;
     loop {
-        let error = 'attempt: {
-            let mut stream =
-                match tokio::time::timeout(stall, ctx.source.blob(descriptor, delivered)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => break 'attempt error,
-                    Err(_) => break 'attempt stalled(),
-                };
-            loop {
-                let next = tokio::select! {
-                    next = tokio::time::timeout(stall, stream.next()) => next,
-                    // The destination gave up: stop reading at once.
-                    () = sender.closed() => return Feed::Abandoned,
-                };
-                match next {
-                    Err(_) => break 'attempt stalled(),
-                    Ok(None) => {
-                        sink.emit(ProgressEvent::Verifying {
-                            digest: descriptor.digest.clone(),
-                        });
-                        return Feed::Complete;
-                    }
-                    Ok(Some(Err(error))) => break 'attempt error,
-                    Ok(Some(Ok(chunk))) => {
-                        let len = chunk.len() as u64;
-                        if delivered + len > size {
-                            break 'attempt TransferError::SizeMismatch {
+        let error =
+            'attempt: {
+                let mut stream =
+                    match tokio::time::timeout(stall, reader.source.blob(descriptor, delivered))
+                        .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => break 'attempt error,
+                        Err(_) => break 'attempt stalled(),
+                    };
+                loop {
+                    let next = tokio::select! {
+                        next = tokio::time::timeout(stall, stream.next()) => next,
+                        // The destination gave up: stop reading at once.
+                        () = sender.closed() => return Feed::Abandoned,
+                    };
+                    match next {
+                        Err(_) => break 'attempt stalled(),
+                        Ok(None) => {
+                            sink.emit(ProgressEvent::Verifying {
                                 digest: descriptor.digest.clone(),
-                                expected: size,
-                                actual: delivered + len,
-                            };
+                            });
+                            return Feed::Complete;
                         }
-                        if sender.send((Ok(chunk), None)).await.is_err() {
-                            return Feed::Abandoned;
+                        Ok(Some(Err(error))) => break 'attempt error,
+                        Ok(Some(Ok(chunk))) => {
+                            let len = chunk.len() as u64;
+                            if delivered + len > size {
+                                break 'attempt TransferError::SizeMismatch {
+                                    digest: descriptor.digest.clone(),
+                                    expected: size,
+                                    actual: delivered + len,
+                                };
+                            }
+                            if sender.send((Ok(chunk), None)).await.is_err() {
+                                return Feed::Abandoned;
+                            }
+                            delivered += len;
+                            Stats::add(&reader.stats.bytes, len);
+                            meter.update(delivered);
                         }
-                        delivered += len;
-                        Stats::add(&ctx.stats.bytes, len);
-                        meter.update(delivered);
                     }
                 }
-            }
-        };
+            };
         if retryable(&error)
             && let Some(next) = budget.fail(delivered)
         {
-            retry_after(ctx, sink, descriptor, next, delivered, &error).await;
+            reader
+                .retry_after(sink, descriptor, next, delivered, &error)
+                .await;
             continue;
         }
         return fail(sender, error).await;
-    }
-}
-
-/// Tells the destination the bytes stop here, and reports `error` as the copy's.
-pub(super) async fn fail(sender: &mpsc::Sender<Item>, error: TransferError) -> Feed {
-    let _ = sender
-        .send((
-            Err(TransferError::Interrupted(Interruption::SourceFailed)),
-            None,
-        ))
-        .await;
-    Feed::Failed(error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn options(max_attempts: u32) -> RetryOptions {
-        RetryOptions::new(
-            max_attempts,
-            Duration::from_millis(100),
-            Duration::from_millis(350),
-        )
-    }
-
-    #[test]
-    fn failures_without_progress_are_counted_and_waits_double_up_to_the_cap() {
-        let mut budget = Budget::new(options(4), 0);
-        assert_eq!(budget.fail(0), Some((2, Duration::from_millis(100))));
-        assert_eq!(budget.fail(0), Some((3, Duration::from_millis(200))));
-        assert_eq!(budget.fail(0), Some((4, Duration::from_millis(350))));
-        assert_eq!(budget.fail(0), None, "the fourth failure in a row ends it");
-    }
-
-    #[test]
-    fn progress_starts_the_count_again() {
-        let mut budget = Budget::new(options(2), 10);
-        assert_eq!(budget.fail(10), Some((2, Duration::from_millis(100))));
-        assert_eq!(budget.fail(20), Some((3, Duration::from_millis(100))));
-        assert_eq!(budget.fail(30), Some((4, Duration::from_millis(100))));
-        assert_eq!(budget.fail(30), None);
-    }
-
-    #[test]
-    fn one_attempt_means_no_retry() {
-        assert_eq!(Budget::new(options(1), 0).fail(5), None);
-        assert_eq!(
-            RetryOptions::new(0, Duration::ZERO, Duration::ZERO).max_attempts,
-            1
-        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A [`Copier`] holds what several copies share: the blob concurrency limit (a semaphore,
 //! [`Copier::DEFAULT_BLOBS`] slots), a request limit per registry, and the map of blobs in
-//! flight, so that two copies needing the same blob in the same destination transfer it once
+//! flight, so that two copies needing the same blob in the same destination (the same
+//! [`BlobStore`](crate::BlobStore), or the same archive being written) transfer it once
 //! (`dedup`). [`Copier::copy`] then:
 //!
 //! 1. reads the source's top manifest and narrows it to the platforms asked for
@@ -15,8 +16,11 @@
 //! 4. writes the manifests children first, commits the top one, and copies the referrers of
 //!    every manifest copied when asked (`referrers`).
 //!
-//! [`registry::sync_repository`](crate::registry::sync_repository) copies every tag of a
-//! registry repository under one `Copier`.
+//! The engine knows transports only through the two traits: which registry a source talks to,
+//! which blob store a destination writes, and which digest its name requires are methods of
+//! theirs. Its modules call in one direction (`blobs` → `ranged` → `feed`); none calls back
+//! into the copy. [`registry::sync_repository`](crate::registry::sync_repository) copies every
+//! tag of a registry repository under one `Copier`.
 //!
 //! A copy borrows its source and destination, so its blobs run as futures of the caller's task,
 //! not as spawned tasks: one copy hashes on one core at a time (a few hundred MiB/s), and
@@ -45,6 +49,9 @@
 mod blobs;
 mod convert;
 mod dedup;
+mod feed;
+mod limits;
+mod options;
 mod plan;
 mod ranged;
 mod referrers;
@@ -52,184 +59,21 @@ mod referrers;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use futures_util::future::join_all;
 use gantry_reference::Digest;
 use gantry_spec::{Descriptor, Platform};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
+use self::blobs::BlobCopier;
 pub use self::convert::ManifestFormat;
 use self::dedup::{InFlightMap, StoreKey};
+use self::feed::{Reader, Stats};
+use self::limits::RegistryLimits;
+pub use self::options::{CopyOptions, RangedFetch, RetryOptions};
 use self::plan::Node;
 pub use self::plan::PlatformSelection;
-use crate::{
-    BlobStore, ImageDestination, ImageSource, Interruption, ProgressEvent, ProgressSink,
-    TransferError, Unsupported,
-};
-
-/// How a blob's failed attempts are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryOptions {
-    /// Attempts in a row that may fail without moving the blob forward (at least 1). An
-    /// attempt that delivered new bytes starts the count again.
-    pub max_attempts: u32,
-    /// The wait before the second attempt; it doubles after each failure.
-    pub initial_backoff: Duration,
-    /// The longest wait.
-    pub max_backoff: Duration,
-}
-
-impl RetryOptions {
-    /// `max_attempts` in a row without progress, waiting `initial_backoff` doubling up to
-    /// `max_backoff` between them.
-    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
-        RetryOptions {
-            max_attempts: max_attempts.max(1),
-            initial_backoff,
-            max_backoff,
-        }
-    }
-
-    /// The wait after the `failures`th failure in a row (from 1).
-    fn backoff(&self, failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-impl Default for RetryOptions {
-    /// 5 attempts, waiting 500 ms doubling up to 15 s.
-    fn default() -> Self {
-        RetryOptions::new(5, Duration::from_millis(500), Duration::from_secs(15))
-    }
-}
-
-/// Fetching a large blob as parallel `Range` requests, reassembled in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RangedFetch {
-    /// The size of each range.
-    pub chunk_size: u64,
-    /// How many ranges are fetched at once, and held at most (memory stays under
-    /// `count × chunk_size`).
-    pub count: usize,
-    /// Blobs smaller than this are fetched as one stream.
-    pub min_size: u64,
-}
-
-impl RangedFetch {
-    /// `count` ranges of `chunk_size` bytes at once, for blobs of at least two ranges.
-    pub fn new(chunk_size: u64, count: usize) -> RangedFetch {
-        let chunk_size = chunk_size.max(1);
-        RangedFetch {
-            chunk_size,
-            count: count.max(1),
-            min_size: chunk_size.saturating_mul(2),
-        }
-    }
-
-    /// Uses ranges only for blobs of at least `min_size` bytes.
-    #[must_use]
-    pub fn with_min_size(mut self, min_size: u64) -> RangedFetch {
-        self.min_size = min_size;
-        self
-    }
-}
-
-/// What one copy does.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct CopyOptions {
-    /// Which images of an index to copy.
-    pub platforms: PlatformSelection,
-    /// The manifest format to write; `None` copies manifests byte for byte (digests preserved).
-    pub format: Option<ManifestFormat>,
-    /// Whether to copy the referrers (signatures, SBOMs) of every manifest copied.
-    pub referrers: bool,
-    /// Where progress events go.
-    pub progress: ProgressSink,
-    /// How failed blob attempts are retried.
-    pub retry: RetryOptions,
-    /// Parallel ranged fetches of large blobs, when set.
-    pub ranged: Option<RangedFetch>,
-    /// A blob whose source sends nothing for this long is retried ([`TransferError::Stalled`]).
-    pub stall_timeout: Duration,
-}
-
-impl Default for CopyOptions {
-    fn default() -> Self {
-        CopyOptions {
-            platforms: PlatformSelection::default(),
-            format: None,
-            referrers: false,
-            progress: ProgressSink::none(),
-            retry: RetryOptions::default(),
-            ranged: None,
-            stall_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-impl CopyOptions {
-    /// The defaults: the host's platform, digests preserved, no referrers, no progress, 5
-    /// attempts per blob, one stream per blob, a 60 s stall timeout.
-    pub fn new() -> CopyOptions {
-        CopyOptions::default()
-    }
-
-    /// Copies `platforms`.
-    #[must_use]
-    pub fn with_platforms(mut self, platforms: PlatformSelection) -> CopyOptions {
-        self.platforms = platforms;
-        self
-    }
-
-    /// Writes manifests in `format` (or byte for byte with `None`).
-    #[must_use]
-    pub fn with_format(mut self, format: Option<ManifestFormat>) -> CopyOptions {
-        self.format = format;
-        self
-    }
-
-    /// Copies referrers too, or not.
-    #[must_use]
-    pub fn with_referrers(mut self, referrers: bool) -> CopyOptions {
-        self.referrers = referrers;
-        self
-    }
-
-    /// Sends progress events to `progress`.
-    #[must_use]
-    pub fn with_progress(mut self, progress: ProgressSink) -> CopyOptions {
-        self.progress = progress;
-        self
-    }
-
-    /// Retries failed blob attempts as `retry` says.
-    #[must_use]
-    pub fn with_retry(mut self, retry: RetryOptions) -> CopyOptions {
-        self.retry = retry;
-        self
-    }
-
-    /// Fetches large blobs as parallel ranges, or not.
-    #[must_use]
-    pub fn with_ranged(mut self, ranged: Option<RangedFetch>) -> CopyOptions {
-        self.ranged = ranged;
-        self
-    }
-
-    /// Retries a blob whose source sends nothing for `timeout`.
-    #[must_use]
-    pub fn with_stall_timeout(mut self, timeout: Duration) -> CopyOptions {
-        self.stall_timeout = timeout;
-        self
-    }
-}
+use crate::{BlobStore, ImageDestination, ImageSource, ProgressEvent, TransferError, Unsupported};
 
 /// How the blobs of a copy went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -320,7 +164,8 @@ impl Copier {
         destination: &dyn ImageDestination,
         options: &CopyOptions,
     ) -> Result<CopyReport, TransferError> {
-        let ctx = Ctx::new(&self.shared, source, destination, options);
+        let stats = Stats::default();
+        let ctx = Ctx::new(&self.shared, source, destination, options, &stats);
         let top = source.manifest(None).await?;
         let node = match (&options.platforms, top.kind().is_index()) {
             (_, false) => Node::Image(top),
@@ -378,7 +223,7 @@ impl Copier {
                     "referrers of converted manifests are not copied: they name the old digests"
                 );
             }
-            copied_referrers = referrers::copy_referrers(&ctx, &kept).await?;
+            copied_referrers = ctx.copy_referrers(&kept).await?;
         }
         Ok(CopyReport {
             manifest: top.descriptor(),
@@ -388,9 +233,9 @@ impl Copier {
                 .into_iter()
                 .map(gantry_spec::Manifest::descriptor)
                 .collect(),
-            blobs: ctx.stats.counts(),
-            bytes: ctx.stats.bytes.load(Ordering::Relaxed),
-            retries: ctx.stats.retries.load(Ordering::Relaxed),
+            blobs: stats.counts(),
+            bytes: stats.bytes.load(Ordering::Relaxed),
+            retries: stats.retries.load(Ordering::Relaxed),
             referrers: copied_referrers,
         })
     }
@@ -410,43 +255,12 @@ impl Shared {
     }
 }
 
-/// Counters of one copy.
-#[derive(Debug, Default)]
-struct Stats {
-    transferred: AtomicU64,
-    skipped: AtomicU64,
-    mounted: AtomicU64,
-    shared: AtomicU64,
-    bytes: AtomicU64,
-    retries: AtomicU64,
-}
-
-impl Stats {
-    fn counts(&self) -> BlobCounts {
-        BlobCounts {
-            transferred: self.transferred.load(Ordering::Relaxed),
-            skipped: self.skipped.load(Ordering::Relaxed),
-            mounted: self.mounted.load(Ordering::Relaxed),
-            shared: self.shared.load(Ordering::Relaxed),
-        }
-    }
-
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// One copy in progress: the two ends, the options, and the copier's shared state.
+/// One copy in progress: the two ends, the options, and how its blobs are copied.
 struct Ctx<'a> {
-    shared: &'a Shared,
     source: &'a dyn ImageSource,
     destination: &'a dyn ImageDestination,
     options: &'a CopyOptions,
-    /// Identifies the destination's blob store for the in-flight map.
-    destination_key: StoreKey,
-    source_registry: Option<(String, Arc<Semaphore>)>,
-    destination_registry: Option<(String, Arc<Semaphore>)>,
-    stats: Stats,
+    blobs: BlobCopier<'a>,
 }
 
 impl<'a> Ctx<'a> {
@@ -455,56 +269,41 @@ impl<'a> Ctx<'a> {
         source: &'a dyn ImageSource,
         destination: &'a dyn ImageDestination,
         options: &'a CopyOptions,
+        stats: &'a Stats,
     ) -> Ctx<'a> {
         let store = destination.blob_store();
         let limit = |domain: Option<&str>| {
             domain.map(|domain| (domain.to_owned(), shared.registry(domain)))
         };
-        let destination_registry = limit(store.as_ref().and_then(BlobStore::registry));
-        let destination_key = match store {
+        let limits = RegistryLimits {
+            per_registry: shared.per_registry,
+            source: limit(source.registry()),
+            destination: limit(store.as_ref().and_then(BlobStore::registry)),
+        };
+        let store = match store {
             Some(store) => StoreKey::Shared(store),
             // Archives stage blobs per destination.
             None => StoreKey::Own(shared.own_stores.fetch_add(1, Ordering::Relaxed) + 1),
         };
+        let reader = Reader {
+            source,
+            options,
+            stats,
+            source_limit: limits.source_limit(),
+        };
         Ctx {
-            shared,
             source,
             destination,
             options,
-            destination_key,
-            source_registry: limit(source.registry()),
-            destination_registry,
-            stats: Stats::default(),
+            blobs: BlobCopier {
+                reader,
+                destination,
+                store,
+                slots: &shared.slots,
+                in_flight: &shared.in_flight,
+                limits,
+            },
         }
-    }
-
-    /// Permits of the registries a blob copy talks to: the source's and the destination's,
-    /// taken in name order (both at once when they are the same registry), so that copies in
-    /// opposite directions cannot deadlock.
-    async fn registry_permits(&self) -> Result<Vec<OwnedSemaphorePermit>, TransferError> {
-        let closed = |_| TransferError::Interrupted(Interruption::CopierClosed);
-        let mut permits = Vec::new();
-        match (&self.source_registry, &self.destination_registry) {
-            (Some((a, sa)), Some((b, sb))) if a == b => {
-                let n = u32::try_from(self.shared.per_registry.min(2)).unwrap_or(1);
-                permits.push(Arc::clone(sa).acquire_many_owned(n).await.map_err(closed)?);
-                let _ = sb;
-            }
-            (source, destination) => {
-                let mut both: Vec<&(String, Arc<Semaphore>)> =
-                    source.iter().chain(destination.iter()).collect();
-                both.sort_by(|x, y| x.0.cmp(&y.0));
-                for (_, semaphore) in both {
-                    permits.push(
-                        Arc::clone(semaphore)
-                            .acquire_owned()
-                            .await
-                            .map_err(closed)?,
-                    );
-                }
-            }
-        }
-        Ok(permits)
     }
 
     /// Copies every blob under `node`, then writes its manifests, children first. A blob that
@@ -512,7 +311,7 @@ impl<'a> Ctx<'a> {
     /// attempt, and the first failure is reported once all have ended.
     async fn copy_node(&self, node: &Node) -> Result<(), TransferError> {
         let blobs = node.blobs();
-        let results = join_all(blobs.iter().map(|blob| blobs::copy_blob(self, blob))).await;
+        let results = join_all(blobs.iter().map(|blob| blobs::copy_blob(&self.blobs, blob))).await;
         if let Some(error) = results.into_iter().find_map(Result::err) {
             return Err(error);
         }
@@ -524,5 +323,17 @@ impl<'a> Ctx<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Copies the referrers of every manifest in `subjects`, and theirs in turn. Returns the
+    /// referrers copied, as the source listed them.
+    async fn copy_referrers(&self, subjects: &[Digest]) -> Result<Vec<Descriptor>, TransferError> {
+        let mut walk = referrers::Walk::new(subjects);
+        let mut copied = Vec::new();
+        while let Some((referrer, node)) = walk.next(self.source).await? {
+            self.copy_node(&node).await?;
+            copied.push(referrer);
+        }
+        Ok(copied)
     }
 }

@@ -21,8 +21,8 @@ use futures_util::{FutureExt, StreamExt};
 use gantry_spec::Descriptor;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::blobs::{Budget, Feed, Item, Meter, fail, retry_after, retryable};
-use super::{Ctx, RangedFetch, Stats};
+use super::RangedFetch;
+use super::feed::{Budget, Feed, Item, Meter, Reader, Stats, fail, retryable};
 use crate::{BlobStream, ProgressEvent, ProgressSink, TransferError, Unsupported};
 
 /// How a ranged fetch ended.
@@ -45,7 +45,7 @@ enum Pass {
 /// the bytes delivered.
 #[allow(clippy::too_many_arguments, reason = "the feeder's state, passed down")]
 pub(super) async fn feed(
-    ctx: &Ctx<'_>,
+    reader: &Reader<'_>,
     descriptor: &Descriptor,
     settings: &RangedFetch,
     start: u64,
@@ -56,7 +56,7 @@ pub(super) async fn feed(
 ) -> Ended {
     let mut from = start;
     loop {
-        match pass(ctx, descriptor, settings, from, sender, sink, meter).await {
+        match pass(reader, descriptor, settings, from, sender, sink, meter).await {
             Pass::Complete => {
                 sink.emit(ProgressEvent::Verifying {
                     digest: descriptor.digest.clone(),
@@ -70,7 +70,7 @@ pub(super) async fn feed(
                 if retryable(&error)
                     && let Some(next) = budget.fail(at)
                 {
-                    retry_after(ctx, sink, descriptor, next, at, &error).await;
+                    reader.retry_after(sink, descriptor, next, at, &error).await;
                     continue;
                 }
                 return Ended::Fed(fail(sender, error).await);
@@ -81,7 +81,7 @@ pub(super) async fn feed(
 
 /// One pass of the pipeline from `start`.
 async fn pass(
-    ctx: &Ctx<'_>,
+    reader: &Reader<'_>,
     descriptor: &Descriptor,
     settings: &RangedFetch,
     start: u64,
@@ -92,8 +92,11 @@ async fn pass(
     let size = descriptor.size;
     let chunk = settings.chunk_size.max(1);
     let first_end = start.saturating_add(chunk).min(size);
-    let stall = ctx.options.stall_timeout;
-    let probe = tokio::time::timeout(stall, ctx.source.blob_range(descriptor, start, first_end));
+    let stall = reader.options.stall_timeout;
+    let probe = tokio::time::timeout(
+        stall,
+        reader.source.blob_range(descriptor, start, first_end),
+    );
     let first = match probe.await {
         Ok(Ok(Some(stream))) => stream,
         Ok(Ok(None)) => return Pass::NoRanges(start),
@@ -110,8 +113,8 @@ async fn pass(
     };
     // Workers beyond the first each take a request of the source registry's limit, if free.
     let mut extra = Vec::new();
-    let workers = match &ctx.source_registry {
-        Some((_, limit)) => {
+    let workers = match &reader.source_limit {
+        Some(limit) => {
             while extra.len() + 1 < settings.count {
                 match Arc::clone(limit).try_acquire_owned() {
                     Ok(permit) => extra.push(permit),
@@ -124,7 +127,7 @@ async fn pass(
     };
     let memory = Arc::new(Semaphore::new(settings.count));
     let received = Arc::new(AtomicU64::new(0));
-    let mut watchdog = Watchdog::new(Arc::clone(&received), ctx.options.stall_timeout);
+    let mut watchdog = Watchdog::new(Arc::clone(&received), reader.options.stall_timeout);
     let mut pending = FuturesOrdered::new();
     let mut first = Some(first);
     let mut next = start;
@@ -144,7 +147,7 @@ async fn pass(
             };
             let end = next.saturating_add(chunk).min(size);
             let range = fetch_range(
-                ctx,
+                reader,
                 descriptor,
                 (next, end),
                 first.take(),
@@ -161,7 +164,7 @@ async fn pass(
             head = pending.next() => head,
             () = sender.closed() => return Pass::Abandoned,
             () = watchdog.expired() => {
-                let seconds = ctx.options.stall_timeout.as_secs().max(1);
+                let seconds = reader.options.stall_timeout.as_secs().max(1);
                 return Pass::Failed { at: delivered, error: TransferError::Stalled { seconds } };
             }
         };
@@ -172,7 +175,7 @@ async fn pass(
                     return Pass::Abandoned;
                 }
                 delivered += len;
-                Stats::add(&ctx.stats.bytes, len);
+                Stats::add(&reader.stats.bytes, len);
                 meter.update(delivered);
                 watchdog.touch();
             }
@@ -189,7 +192,7 @@ async fn pass(
 
 /// The bytes `start..end`, resumed from what arrived when the connection breaks.
 async fn fetch_range(
-    ctx: &Ctx<'_>,
+    reader: &Reader<'_>,
     descriptor: &Descriptor,
     (start, end): (u64, u64),
     first: Option<BlobStream>,
@@ -199,13 +202,13 @@ async fn fetch_range(
     let want = end - start;
     let mut buffer = BytesMut::with_capacity(usize::try_from(want).unwrap_or(0));
     let mut stream = first;
-    let mut budget = Budget::new(ctx.options.retry, start);
+    let mut budget = Budget::new(reader.options.retry, start);
     loop {
         let got = buffer.len() as u64;
         let error = 'attempt: {
             let mut body = match stream.take() {
                 Some(body) => body,
-                None => match ctx.source.blob_range(descriptor, start + got, end).await {
+                None => match reader.source.blob_range(descriptor, start + got, end).await {
                     Ok(Some(body)) => body,
                     Ok(None) => {
                         return Err(TransferError::Unsupported(Unsupported::RangesWithdrawn));
@@ -243,7 +246,7 @@ async fn fetch_range(
         if retryable(&error)
             && let Some(next) = budget.fail(at)
         {
-            retry_after(ctx, sink, descriptor, next, at, &error).await;
+            reader.retry_after(sink, descriptor, next, at, &error).await;
             continue;
         }
         return Err(error);
