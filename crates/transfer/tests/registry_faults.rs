@@ -17,7 +17,7 @@ use copy_support::{
 use gantry_transfer::ProgressEvent;
 use gantry_transfer::copy::{Copier, CopyOptions, RangedFetch, RetryOptions};
 use gantry_transfer::layout::OciLayoutDestination;
-use gantry_transfer::registry::{RegistryDestination, RegistrySource, UploadMode};
+use gantry_transfer::registry::{LargeBlobUpload, RegistryDestination, RegistrySource};
 
 fn blob_bytes(image: &Image) -> u64 {
     image.blobs.iter().map(|(d, _)| d.size).sum()
@@ -85,7 +85,7 @@ async fn a_failed_chunked_upload_resumes_from_the_upload_status() {
     .await;
     let source = RegistrySource::new(client.clone(), from.reference("up/app:v1"));
     let destination = RegistryDestination::new(client.clone(), reference(&proxy.host, "up/app:v1"))
-        .with_upload_mode(UploadMode::Chunked);
+        .with_large_blob_upload(LargeBlobUpload::Chunked);
     let (sink, events) = recorder();
     let options = CopyOptions::new()
         .with_retry(quick_retries())

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use gantry_client::UploadMode as ClientUploadMode;
+use gantry_client::UploadMode;
 use gantry_client::{Client, ClientError, MountOutcome, Upload};
 use gantry_reference::{Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, Manifest};
@@ -221,7 +221,7 @@ impl ImageSource for RegistrySource {
 /// How a [`RegistryDestination`] uploads blobs larger than [`MONOLITHIC_UPLOAD_LIMIT`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UploadMode {
+pub enum LargeBlobUpload {
     /// `PATCH` requests of the client's chunk size, each resumed from the upload status when it
     /// fails (the client falls back to one stream when the registry refuses chunks). Each
     /// chunk is held in memory until the registry has it.
@@ -239,7 +239,7 @@ pub struct RegistryDestination {
     client: Client,
     reference: Reference,
     name: ImageName,
-    mode: UploadMode,
+    mode: LargeBlobUpload,
     /// Upload sessions kept for blobs: one a failed upload leaves, to continue, or one a
     /// refused mount opened, to upload into.
     sessions: Arc<Mutex<HashMap<Digest, Upload>>>,
@@ -253,14 +253,14 @@ impl RegistryDestination {
             name: ImageName::Registry(reference.clone()),
             client,
             reference,
-            mode: UploadMode::default(),
+            mode: LargeBlobUpload::default(),
             sessions: Arc::default(),
         }
     }
 
     /// Uploads larger blobs with `mode`.
     #[must_use]
-    pub fn with_upload_mode(mut self, mode: UploadMode) -> RegistryDestination {
+    pub fn with_large_blob_upload(mut self, mode: LargeBlobUpload) -> RegistryDestination {
         self.mode = mode;
         self
     }
@@ -462,7 +462,7 @@ impl ImageDestination for RegistryDestination {
             match self.take_session(digest) {
                 Some(session) if session.offset() == 0 => {
                     self.client
-                        .complete_upload(session, digest, ClientUploadMode::monolithic(content))
+                        .complete_upload(session, digest, UploadMode::monolithic(content))
                         .await?;
                 }
                 other => {
@@ -470,11 +470,7 @@ impl ImageDestination for RegistryDestination {
                         let _ = self.client.cancel_upload(session).await;
                     }
                     self.client
-                        .push_blob(
-                            &self.repository(),
-                            digest,
-                            ClientUploadMode::monolithic(content),
-                        )
+                        .push_blob(&self.repository(), digest, UploadMode::monolithic(content))
                         .await?;
                 }
             }
@@ -483,8 +479,8 @@ impl ImageDestination for RegistryDestination {
         let session = self.session_for(digest, offset).await?;
         let spare = session.clone();
         let mode = match self.mode {
-            UploadMode::Chunked => ClientUploadMode::chunked(data),
-            UploadMode::Streamed => ClientUploadMode::streamed(data),
+            LargeBlobUpload::Chunked => UploadMode::chunked(data),
+            LargeBlobUpload::Streamed => UploadMode::streamed(data),
         };
         let result = self.client.complete_upload(session, digest, mode).await;
         match result {
