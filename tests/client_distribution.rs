@@ -13,7 +13,7 @@ use futures_util::stream;
 use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode, fallback_tag};
 use gantry_reference::{Algorithm, Digest, Reference, RepositoryName};
 use gantry_spec::{Descriptor, ImageManifest, Manifest, media_type, referrers};
-use gantry_tests::distribution::Distribution;
+use gantry_test_support::distribution::Distribution;
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
     (0..len)

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, Credential, CredentialSources, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_tests::distribution::Distribution;
+use gantry_test_support::distribution::Distribution;
 use rcgen::{KeyPair, SigningKey};
 
 const SERVICE: &str = "test-registry";

@@ -9,8 +9,8 @@
 )]
 
 use gantry_conformance::{Config, ExpectedFailures, run};
-use gantry_tests::distribution::Distribution;
-use gantry_tests::project_root;
+use gantry_test_support::distribution::Distribution;
+use gantry_test_support::project_root;
 
 #[test]
 fn distribution_2_8_fails_exactly_the_listed_checks() {

@@ -12,7 +12,7 @@ mod fuzz_checks;
 
 use std::fs;
 
-use gantry_tests::project_root;
+use gantry_test_support::project_root;
 
 fn replay(target: &str, check: fn(&[u8])) {
     let dir = project_root().join("fuzz/corpus").join(target);

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use gantry_tests::distribution::Distribution;
-use gantry_tests::gantry::Gantry;
-use gantry_tests::http::{MANIFEST_ACCEPT, Snapshot, request, snapshot};
-use gantry_tests::layout::{Fixture, blob_files, ref_digest};
-use gantry_tests::skopeo::Skopeo;
+use gantry_test_support::distribution::Distribution;
+use gantry_test_support::gantry::Gantry;
+use gantry_test_support::http::{MANIFEST_ACCEPT, Snapshot, request, snapshot};
+use gantry_test_support::layout::{Fixture, blob_files, ref_digest};
+use gantry_test_support::skopeo::Skopeo;
 
 /// The tags pushed: repository, tag, and whether it names the index (else the single image).
 const PUSHES: &[(&str, &str, bool)] = &[

@@ -14,11 +14,11 @@ use std::path::Path;
 
 use gantry_reference::{Algorithm, Digest};
 use gantry_spec::Manifest;
-use gantry_tests::distribution::Distribution;
-use gantry_tests::gantry::Gantry;
-use gantry_tests::http::request;
-use gantry_tests::layout::{Fixture, blob_files, ref_digest};
-use gantry_tests::skopeo::Skopeo;
+use gantry_test_support::distribution::Distribution;
+use gantry_test_support::gantry::Gantry;
+use gantry_test_support::http::request;
+use gantry_test_support::layout::{Fixture, blob_files, ref_digest};
+use gantry_test_support::skopeo::Skopeo;
 
 fn oci(dir: &Path, name: &str) -> String {
     format!("oci:{}:{name}", dir.display())

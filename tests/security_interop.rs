@@ -16,9 +16,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, Credential, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_tests::layout::Fixture;
-use gantry_tests::process::run_bounded;
-use gantry_tests::skopeo::{BINARY as SKOPEO, Skopeo};
+use gantry_test_support::layout::Fixture;
+use gantry_test_support::process::run_bounded;
+use gantry_test_support::skopeo::{BINARY as SKOPEO, Skopeo};
 use security_support::{Served, write_config};
 
 const TIMEOUT: Duration = Duration::from_secs(120);

@@ -15,8 +15,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use gantry_tests::gantry::gantry_binary;
-use gantry_tests::process::{Guard, STARTUP, wait_until_answers};
+use gantry_test_support::gantry::gantry_binary;
+use gantry_test_support::process::{Guard, STARTUP, wait_until_answers};
 
 /// A running `gantry serve --config FILE`, killed when dropped.
 pub struct Served {

@@ -18,11 +18,11 @@ use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform, layout,
     media_type, validate,
 };
-use gantry_tests::distribution::Distribution;
-use gantry_tests::gantry::gantry_binary;
-use gantry_tests::in_process::InProcessGantry;
-use gantry_tests::layout::{Fixture, noise, ref_digest};
-use gantry_tests::process::run_bounded;
+use gantry_test_support::distribution::Distribution;
+use gantry_test_support::gantry::gantry_binary;
+use gantry_test_support::in_process::InProcessGantry;
+use gantry_test_support::layout::{Fixture, noise, ref_digest};
+use gantry_test_support::process::run_bounded;
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
 use gantry_transfer::registry::{RegistryDestination, RegistrySource};
 

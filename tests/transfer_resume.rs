@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode};
 use gantry_reference::{Digest, Reference};
-use gantry_registry::{Config, Server};
 use gantry_spec::{Descriptor, ImageConfig, ImageManifest, Platform, media_type, validate};
-use gantry_tests::gantry::gantry_binary;
-use gantry_tests::layout::noise;
-use gantry_tests::process::{Guard, run_bounded};
+use gantry_test_support::gantry::gantry_binary;
+use gantry_test_support::in_process::InProcessGantry;
+use gantry_test_support::layout::noise;
+use gantry_test_support::process::{Guard, run_bounded};
 use gantry_transfer::ImageSource;
 use gantry_transfer::layout::OciLayoutSource;
 
@@ -82,18 +82,9 @@ fn throttled(mut from: TcpStream, mut to: TcpStream, counter: &AtomicU64) {
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
-/// Starts `gantry serve` in process on `runtime`; returns its address.
-fn start_registry(runtime: &tokio::runtime::Runtime, root: &Path) -> SocketAddr {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        root: root.to_owned(),
-        upload_purge_interval_secs: 0,
-        ..Config::default()
-    };
-    let server = runtime.block_on(Server::bind(&config)).unwrap();
-    let addr = server.local_addr().unwrap();
-    runtime.spawn(async move { server.run(std::future::pending()).await.unwrap() });
-    addr
+/// Starts `gantry serve` in process on `runtime`; it stops when dropped.
+fn start_registry(runtime: &tokio::runtime::Runtime, root: &Path) -> InProcessGantry {
+    runtime.block_on(InProcessGantry::start_at(root, |_| {}))
 }
 
 /// Pushes a one-layer image tagged `v1`; returns its manifest digest and the layer's digest.
@@ -162,7 +153,8 @@ fn kept(layout: &Path, layer: &Digest) -> u64 {
 fn a_pull_killed_half_way_resumes_without_fetching_again() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let registry = start_registry(&runtime, &dir.path().join("registry"));
+    let server = start_registry(&runtime, &dir.path().join("registry"));
+    let registry = server.addr();
     let (manifest_digest, layer) = push_image(&runtime, registry);
     let proxy = Throttle::start(registry);
     let home = dir.path().join("home");

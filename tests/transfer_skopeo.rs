@@ -25,10 +25,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_reference::{Digest, Reference};
 use gantry_spec::{Manifest, ParseOptions, layout, validate};
-use gantry_tests::gantry::gantry_binary;
-use gantry_tests::layout::{Fixture, ref_digest};
-use gantry_tests::process::run_bounded;
-use gantry_tests::skopeo::Skopeo;
+use gantry_test_support::gantry::gantry_binary;
+use gantry_test_support::layout::{Fixture, ref_digest};
+use gantry_test_support::process::run_bounded;
+use gantry_test_support::skopeo::Skopeo;
 use gantry_transfer::copy::{Copier, CopyOptions, PlatformSelection};
 use gantry_transfer::{
     DockerArchiveRef, DockerArchiveSource, ImageDestination, ImageSource, OciArchiveSource,

@@ -16,8 +16,8 @@ use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
     media_type, validate,
 };
-use gantry_tests::in_process::InProcessGantry;
-use gantry_tests::layout::noise;
+use gantry_test_support::in_process::InProcessGantry;
+use gantry_test_support::layout::noise;
 use gantry_transfer::copy::{Copier, CopyOptions, ManifestFormat, PlatformSelection};
 use gantry_transfer::open::{open_destination, open_source};
 use gantry_transfer::{ImageName, ImageSource};

@@ -32,8 +32,13 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
-/// Workspace members that are not part of the layering: the CLI, automation and test suites.
-const OUTSIDE_LAYERS: &[&str] = &["gantry", "xtask", "gantry-tests"];
+/// Workspace members that are not part of the layering: the CLI, automation, the test kit and
+/// the test suites.
+const OUTSIDE_LAYERS: &[&str] = &["gantry", "xtask", "gantry-test-support", "gantry-tests"];
+
+/// The test kit, and the only member that may depend on it outside `[dev-dependencies]`.
+const TEST_KIT: &str = "gantry-test-support";
+const TEST_KIT_USER: &str = "xtask";
 
 fn metadata() -> serde_json::Value {
     let text = read(&mut cmd(
@@ -93,6 +98,24 @@ fn crate_dependencies_follow_the_layering() {
         "layering violations:\n{}",
         violations.join("\n")
     );
+}
+
+#[test]
+fn only_tests_and_xtask_use_the_test_kit() {
+    let metadata = metadata();
+    let mut violations = Vec::new();
+    for package in packages(&metadata) {
+        let name = package["name"].as_str().expect("package name");
+        for dependency in package["dependencies"].as_array().expect("dependencies") {
+            let is_dev = dependency["kind"].as_str() == Some("dev");
+            if dependency["name"].as_str() == Some(TEST_KIT) && !is_dev && name != TEST_KIT_USER {
+                violations.push(format!(
+                    "{name} depends on {TEST_KIT}: only as a dev-dependency (or from xtask)"
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 #[test]

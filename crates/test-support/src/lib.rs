@@ -1,0 +1,56 @@
+//! Gantry's test kit: what every crate's tests, the end-to-end suites in `tests/` and `xtask`
+//! share to run real servers and peers on loopback. Not published; no library depends on it
+//! (DESIGN §2: it may be a dev-dependency of any crate and a dependency of `xtask`).
+//!
+//! - [`process`]: a guard that kills a child process by PID when dropped, free ports, bounded
+//!   runs, and the bounded wait for a registry to answer `GET /v2/`.
+//! - [`gantry`]: the `gantry` binary (built once per test run) and `gantry serve` on port 0.
+//! - [`in_process`] (feature `server`): `gantry serve` inside the test process, and the one
+//!   registry [`Config`](gantry_registry::Config) every test starts from.
+//! - [`proxy`] (feature `proxy`): a fault-injecting, byte-counting HTTP proxy in front of a
+//!   registry.
+//! - [`relay`]: a raw TCP relay: a forward proxy, or a reverse relay that cuts a request
+//!   mid-body.
+//! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port.
+//! - [`skopeo`]: `skopeo` with a throwaway home, auth file and policy.
+//! - [`layout`]: OCI image layouts written and read by the tests.
+//! - [`http`]: plain HTTP/1.0 requests, and a walk over everything a registry serves.
+//! - [`rss`]: the process's peak memory, for the benchmarks that bound it.
+//!
+//! Features keep the heavy parts out of crates that do not need them: `server` pulls in
+//! `gantry-registry`, `proxy` pulls in axum and reqwest. The plain crate depends only on
+//! `gantry-reference` and `gantry-spec`, so `gantry-storage` can use it without linking the
+//! server.
+//!
+//! Every wait is bounded, every process is killed on drop, and nothing listens beyond loopback.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support fails loudly"
+)]
+
+use std::path::PathBuf;
+
+pub mod distribution;
+pub mod gantry;
+pub mod http;
+#[cfg(feature = "server")]
+pub mod in_process;
+pub mod layout;
+pub mod process;
+#[cfg(feature = "proxy")]
+pub mod proxy;
+pub mod relay;
+pub mod rss;
+pub mod skopeo;
+
+/// The workspace root.
+pub fn project_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .and_then(|crates| crates.parent())
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
