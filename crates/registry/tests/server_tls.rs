@@ -57,15 +57,11 @@ async fn unusable_tls_material_stops_the_server_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate").unwrap();
-    let config = gantry_registry::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        root: dir.path().join("root"),
-        tls: Some(TlsConfig::new(
-            garbage.clone(),
-            dir.path().join("missing.pem"),
-        )),
-        ..gantry_registry::Config::default()
-    };
+    let mut config = gantry_test_support::in_process::config(&dir.path().join("root"));
+    config.tls = Some(TlsConfig::new(
+        garbage.clone(),
+        dir.path().join("missing.pem"),
+    ));
     let error = gantry_registry::Server::bind(&config)
         .await
         .err()

@@ -1,4 +1,5 @@
-//! A real server on 127.0.0.1 with an ephemeral port, a temporary root, and a client for it.
+//! The test kit's in-process server on 127.0.0.1 with an ephemeral port, a temporary root, and
+//! a client for it.
 
 #![allow(
     dead_code,
@@ -15,19 +16,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use gantry_reference::{Algorithm, Digest};
-use gantry_registry::{Config, Server};
+use gantry_registry::Config;
 use gantry_spec::error_code::ErrorBody;
-use tokio::sync::oneshot;
+use gantry_test_support::in_process::InProcessGantry;
 
-/// A running server; dropping it stops the server.
+/// A running server (the test kit's in-process `gantry serve`) and a client for it; dropping
+/// it stops the server.
 pub struct TestServer {
     pub url: String,
     /// The metrics listener's URL, when the config asked for one.
     pub metrics_url: Option<String>,
     pub client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    _root: Option<tempfile::TempDir>,
+    server: InProcessGantry,
 }
 
 impl TestServer {
@@ -38,69 +38,36 @@ impl TestServer {
 
     /// A server on a fresh temporary root, with `adjust` applied to its config.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let root = tempfile::tempdir().unwrap();
-        let mut server = TestServer::start_at(root.path(), adjust).await;
-        server._root = Some(root);
-        server
+        TestServer::from(InProcessGantry::start_with(adjust).await)
     }
 
     /// A server on `root`, which the caller keeps.
     pub async fn start_at(root: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: root.to_owned(),
-            delete_enabled: true,
-            upload_purge_interval_secs: 0,
-            ..Config::default()
-        };
-        adjust(&mut config);
-        let server = Server::bind(&config).await.unwrap();
-        let url = format!("http://{}", server.local_addr().unwrap());
-        let metrics_url = server
-            .metrics_addr()
-            .map(|address| format!("http://{address}"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        TestServer::from(InProcessGantry::start_at(root, adjust).await)
+    }
+
+    fn from(server: InProcessGantry) -> TestServer {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
         TestServer {
-            url,
-            metrics_url,
+            url: server.url.clone(),
+            metrics_url: server.metrics_url.clone(),
             client,
-            stop: Some(stop),
-            task: Some(task),
-            _root: None,
+            server,
         }
     }
 
     /// Asks the server to stop, without waiting.
     pub fn begin_stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.begin_stop();
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(35), task)
-                .await
-                .unwrap()
-                .unwrap();
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 
     /// The absolute URL of `path_and_query`.
@@ -196,14 +163,6 @@ impl TestServer {
         assert_eq!(response.status(), 201, "{:?}", response.text().await);
         let digest = Digest::of(Algorithm::Sha256, manifest.as_bytes());
         (manifest.into_bytes(), digest)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
