@@ -12,24 +12,17 @@
     reason = "a benchmark: failures panic with their cause"
 )]
 
-use std::time::Instant;
-
 use axum::body::Body;
 use axum::http::{Request, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gantry_client::{Client, ClientConfig, CredentialSources, UploadMode};
 use gantry_reference::{Algorithm, Digest, Digester, Reference};
+use gantry_test_support::proxy::serve;
+use gantry_test_support::rss::{self, Baseline};
 
 const CHUNK: usize = 64 << 10;
 const BOUND_MIB: u64 = 64;
-
-/// A field of `/proc/self/status`, in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|line| line.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// One MiB of varied bytes; the blob is this block repeated.
 fn block() -> Bytes {
@@ -94,8 +87,7 @@ async fn answer(request: Request<Body>, block: Bytes, size: u64, digest: String)
 }
 
 fn main() {
-    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    if filter.is_some_and(|filter| !"transfer_memory".contains(&filter)) {
+    if rss::filtered_out("transfer_memory") {
         return;
     }
     let size: u64 = std::env::var("GANTRY_BENCH_BYTES")
@@ -114,16 +106,13 @@ fn main() {
         digester.update(&block[start..start + CHUNK]);
     }
     let digest: Digest = digester.finish();
-    let baseline = status_kib("VmRSS:");
-    let started = Instant::now();
+    let baseline = Baseline::now();
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = listener.local_addr().unwrap().to_string();
         let (served, announced) = (block.clone(), digest.to_string());
         let app = axum::Router::new().fallback(move |request: Request<Body>| {
             answer(request, served.clone(), size, announced.clone())
         });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (host, _stop) = serve(app).await;
 
         let config = ClientConfig::default()
             .with_chunk_size(8 << 20)
@@ -153,19 +142,12 @@ fn main() {
         }
         assert_eq!(read, size);
     });
-    let peak = status_kib("VmHWM:");
-    let above_mib = peak.saturating_sub(baseline) as f64 / 1024.0;
-    println!(
-        "transfer_memory: pushed a {:.2} GiB blob streamed and chunked and pulled it back verified \
-         in {:.1} s; peak resident set {:.1} MiB, {above_mib:.1} MiB above the baseline of {:.1} MiB \
-         (bound: {BOUND_MIB} MiB)",
-        size as f64 / f64::from(1u32 << 30),
-        started.elapsed().as_secs_f64(),
-        peak as f64 / 1024.0,
-        baseline as f64 / 1024.0,
+    baseline.report(
+        "transfer_memory",
+        &format!(
+            "pushed a {:.2} GiB blob streamed and chunked and pulled it back verified",
+            size as f64 / f64::from(1u32 << 30)
+        ),
+        BOUND_MIB,
     );
-    if above_mib >= BOUND_MIB as f64 {
-        eprintln!("transfer_memory: peak memory above the bound");
-        std::process::exit(1);
-    }
 }

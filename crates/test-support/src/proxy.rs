@@ -116,17 +116,7 @@ impl FaultProxy {
             let (http, upstream) = (http.clone(), upstream.clone());
             async move { forward(request, &http, &upstream, &state).await }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let (host, stop) = serve(app).await;
         FaultProxy {
             host,
             state,
@@ -174,6 +164,23 @@ impl Drop for FaultProxy {
             let _ = stop.send(());
         }
     }
+}
+
+/// Serves `app` on a loopback port until the returned sender is used or dropped; returns
+/// `127.0.0.1:PORT` and that sender. For the small servers tests write with axum.
+pub async fn serve(app: axum::Router) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (host, stop)
 }
 
 async fn forward(

@@ -1,8 +1,10 @@
-//! Servers on 127.0.0.1 with ephemeral ports for the client's tests: a real `gantry serve` in
-//! process, and small hostile servers that answer however a test tells them to.
+//! Servers on 127.0.0.1 with ephemeral ports for the client's tests: the test kit's in-process
+//! `gantry serve` (`Registry`), its fault proxy and relay, and small hostile servers that answer
+//! however a test tells them to.
 
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     reason = "each test file uses the helpers it needs"
 )]
@@ -12,8 +14,8 @@
     reason = "test support fails loudly"
 )]
 
-pub mod proxy;
-pub mod relay;
+pub use gantry_test_support::in_process::InProcessGantry as Registry;
+pub use gantry_test_support::{proxy, relay};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +24,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response};
 use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_registry::{Config, Server};
+use gantry_test_support::proxy::serve;
 use tokio::sync::oneshot;
 
 /// A client for tests: retries quick enough not to slow the suite.
@@ -59,79 +61,6 @@ pub fn reference(host: &str, rest: &str) -> Reference {
 /// The sha256 digest of `content`.
 pub fn sha256(content: &[u8]) -> Digest {
     Digest::of(Algorithm::Sha256, content)
-}
-
-/// A running `gantry serve` with delete enabled on a fresh temporary root; dropping it stops
-/// the server.
-pub struct Registry {
-    /// `127.0.0.1:<port>`, as a reference's domain.
-    pub host: String,
-    stop: Option<oneshot::Sender<()>>,
-    _root: tempfile::TempDir,
-}
-
-impl Registry {
-    pub async fn start() -> Registry {
-        Registry::start_with(|_| {}).await
-    }
-
-    /// A registry with `adjust` applied to its config.
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Registry {
-        let root = tempfile::tempdir().unwrap();
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: root.path().to_owned(),
-            delete_enabled: true,
-            upload_purge_interval_secs: 0,
-            ..Config::default()
-        };
-        adjust(&mut config);
-        let server = Server::bind(&config).await.unwrap();
-        let host = server.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Registry {
-            host,
-            stop: Some(stop),
-            _root: root,
-        }
-    }
-
-    /// A reference to `rest` on this registry.
-    pub fn reference(&self, rest: &str) -> Reference {
-        reference(&self.host, rest)
-    }
-
-    /// Uploads `content` to `name` with a raw monolithic POST, not through the client.
-    pub async fn seed_blob(&self, name: &str, content: &[u8]) -> Digest {
-        let digest = sha256(content);
-        let response = raw_http()
-            .post(format!(
-                "http://{}/v2/{name}/blobs/uploads/?digest={digest}",
-                self.host
-            ))
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        digest
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 /// A request as a hostile server saw it.
@@ -179,17 +108,7 @@ impl Hostile {
                 response
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let (host, stop) = serve(app).await;
         Hostile {
             host,
             seen,
