@@ -11,31 +11,21 @@
 )]
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use gantry_reference::{Algorithm, Digester, RepositoryName};
 use gantry_storage::{
     CreateOptions, Created, FilesystemDriver, Registry, RegistryOptions, StorageDriver,
 };
+use gantry_test_support::rss::{self, Baseline};
 use tokio::io::AsyncReadExt;
 
 const SIZE: u64 = 4 << 30;
 const CHUNK: usize = 64 << 10;
 const BOUND_MIB: u64 = 64;
 
-/// A field of `/proc/self/status`, in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|line| line.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn main() {
-    // `cargo bench -- <filter>` passes arguments meant for criterion: a filter that does not
-    // name this benchmark skips it.
-    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    if filter.is_some_and(|filter| !"blob_memory".contains(&filter)) {
+    if rss::filtered_out("blob_memory") {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,8 +39,7 @@ fn main() {
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
             .collect::<Vec<_>>(),
     );
-    let baseline = status_kib("VmRSS:");
-    let started = Instant::now();
+    let baseline = Baseline::now();
     runtime.block_on(async {
         let driver: Arc<dyn StorageDriver> = Arc::new(FilesystemDriver::new(dir.path()).unwrap());
         let registry = Registry::new(driver, RegistryOptions::new()).unwrap();
@@ -89,17 +78,5 @@ fn main() {
         assert_eq!(read, SIZE);
         assert_eq!(check.finish(), digest);
     });
-    let peak = status_kib("VmHWM:");
-    let above_mib = peak.saturating_sub(baseline) as f64 / 1024.0;
-    println!(
-        "blob_memory: wrote and read back a 4 GiB blob in {:.1} s; peak resident set {:.1} MiB, \
-         {above_mib:.1} MiB above the baseline of {:.1} MiB (bound: {BOUND_MIB} MiB)",
-        started.elapsed().as_secs_f64(),
-        peak as f64 / 1024.0,
-        baseline as f64 / 1024.0,
-    );
-    if above_mib >= BOUND_MIB as f64 {
-        eprintln!("blob_memory: peak memory above the bound");
-        std::process::exit(1);
-    }
+    baseline.report("blob_memory", "wrote and read back a 4 GiB blob", BOUND_MIB);
 }
