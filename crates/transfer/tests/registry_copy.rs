@@ -394,7 +394,12 @@ async fn referrers_reach_a_registry_without_the_api_through_the_tag_schema() {
     // The destination answers 404 to the referrers API, as registries without it do.
     let proxy = FaultProxy::start(
         &to.host,
-        vec![Rule::new("GET", "/referrers/", 100, Fault::Answer(404))],
+        vec![Rule::new(
+            "GET",
+            "/referrers/",
+            100,
+            Fault::Answer(404, vec![]),
+        )],
     )
     .await;
     let source = RegistrySource::new(client.clone(), from.reference("signed/app:v1"));

@@ -80,7 +80,7 @@ async fn a_failed_chunked_upload_resumes_from_the_upload_status() {
     // After three chunks, four PATCHes in a row fail: more than the client retries one chunk.
     let proxy = FaultProxy::start(
         &to.host,
-        vec![Rule::new("PATCH", "/blobs/uploads/", 4, Fault::Answer(500)).after(3)],
+        vec![Rule::new("PATCH", "/blobs/uploads/", 4, Fault::Answer(500, vec![])).after(3)],
     )
     .await;
     let source = RegistrySource::new(client.clone(), from.reference("up/app:v1"));

@@ -1,9 +1,10 @@
-//! Support for the transfer crate's tests: a real `gantry serve` in process on 127.0.0.1,
-//! images pushed to it, the whole graph read back for validation, and a fault-injecting,
-//! byte-counting proxy (`proxy`).
+//! Support for the transfer crate's tests: the test kit's in-process `gantry serve` on
+//! 127.0.0.1 (`Registry`), images pushed to it, the whole graph read back for validation, and
+//! the kit's fault-injecting, byte-counting proxy (`proxy`).
 
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     reason = "each test file uses the helpers it needs"
 )]
@@ -14,7 +15,9 @@
 )]
 
 pub mod memory;
-pub mod proxy;
+
+pub use gantry_test_support::in_process::InProcessGantry as Registry;
+pub use gantry_test_support::proxy;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,13 +26,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, CredentialSources, RetryPolicy, UploadMode};
 use gantry_reference::{Algorithm, Digest, Reference};
-use gantry_registry::{Config, Server};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform,
     media_type, validate,
 };
 use gantry_transfer::{ProgressEvent, ProgressSink};
-use tokio::sync::oneshot;
 
 /// A client for tests: quick retries, no credential files.
 pub fn client() -> Client {
@@ -70,56 +71,6 @@ pub fn content(seed: u64, len: usize) -> Vec<u8> {
             (state >> 24) as u8
         })
         .collect()
-}
-
-/// A running `gantry serve` on a fresh temporary root; dropping it stops the server.
-pub struct Registry {
-    /// `127.0.0.1:<port>`.
-    pub host: String,
-    stop: Option<oneshot::Sender<()>>,
-    _root: tempfile::TempDir,
-}
-
-impl Registry {
-    pub async fn start() -> Registry {
-        let root = tempfile::tempdir().unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: root.path().to_owned(),
-            delete_enabled: true,
-            upload_purge_interval_secs: 0,
-            ..Config::default()
-        };
-        let server = Server::bind(&config).await.unwrap();
-        let host = server.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Registry {
-            host,
-            stop: Some(stop),
-            _root: root,
-        }
-    }
-
-    /// A reference to `rest` (`name:tag` or `name@digest`) on this registry.
-    pub fn reference(&self, rest: &str) -> Reference {
-        reference(&self.host, rest)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 /// A reference to `rest` on `host`.

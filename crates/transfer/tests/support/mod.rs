@@ -26,19 +26,7 @@ use gantry_transfer::{
     BlobStream, ImageDestination, ImageName, ImageSource, Missing, TransferError,
 };
 
-/// `size` bytes of a xorshift stream seeded with `seed`: incompressible and reproducible.
-pub fn noise(seed: u64, size: usize) -> Vec<u8> {
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut bytes = Vec::with_capacity(size + 8);
-    while bytes.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(size);
-    bytes
-}
+pub use gantry_test_support::layout::noise;
 
 /// Images and blobs in memory, served as an [`ImageSource`].
 #[derive(Debug, Clone)]
