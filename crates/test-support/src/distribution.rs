@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::process::{Guard, free_port, wait_until_answers};
+use crate::process::{Guard, await_answer, free_port};
 
 /// Where Debian installs the peer.
 pub const BINARY: &str = "/usr/bin/docker-registry";
@@ -14,7 +14,7 @@ pub const BINARY: &str = "/usr/bin/docker-registry";
 pub struct Distribution {
     guard: Guard,
     addr: SocketAddr,
-    log: PathBuf,
+    log: Option<PathBuf>,
 }
 
 impl Distribution {
@@ -27,36 +27,63 @@ impl Distribution {
     /// [`start`](Distribution::start) with `extra` appended to the configuration: YAML
     /// top-level sections such as `auth:`.
     pub fn start_with(root: &Path, dir: &Path, extra: &str) -> Distribution {
-        let binary = Path::new(BINARY);
-        assert!(
-            binary.exists(),
-            "{BINARY} is missing: install Debian's `docker-registry` package \
-             (apt-get install docker-registry), as .ci/run does"
-        );
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         std::fs::create_dir_all(root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        let config = dir.join("docker-registry.yml");
-        std::fs::write(&config, config_yaml(root, addr) + extra)
-            .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
         // Its log goes to a file: every refused request is logged at level error.
         let log = dir.join("docker-registry.log");
         let log_file =
             std::fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let config = config_yaml(root, addr) + extra;
+        match Distribution::spawn(&config, addr, dir, Stdio::from(log_file)) {
+            Ok(mut peer) => {
+                peer.log = Some(log);
+                peer
+            }
+            Err(error) => panic!("{error}\n{}", read_log(&log)),
+        }
+    }
+
+    /// Starts the peer with `config` (which makes it listen on `addr`), written to
+    /// `dir/docker-registry.yml`, and its standard error to `stderr`; waits until it answers.
+    /// For callers that report errors rather than panic.
+    pub fn spawn(
+        config: &str,
+        addr: SocketAddr,
+        dir: &Path,
+        stderr: Stdio,
+    ) -> std::io::Result<Distribution> {
+        if !Path::new(BINARY).exists() {
+            return Err(std::io::Error::other(format!(
+                "{BINARY} is missing: install Debian's `docker-registry` package \
+                 (apt-get install docker-registry), as .ci/run does"
+            )));
+        }
+        let config_path = dir.join("docker-registry.yml");
+        std::fs::write(&config_path, config)?;
         // A clean environment: Distribution reads every `REGISTRY_*` variable as configuration
         // (skopeo's `REGISTRY_AUTH_FILE` would become `auth.file` and stop it starting).
-        let child = Command::new(binary)
+        let child = Command::new(BINARY)
             .arg("serve")
-            .arg(&config)
+            .arg(&config_path)
             .env_clear()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log_file)
+            .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+            .map_err(|e| std::io::Error::other(format!("cannot start {BINARY}: {e}")))?;
         let mut guard = Guard::new("docker-registry", child);
-        wait_until_answers(&mut guard, addr, || read_log(&log));
-        Distribution { guard, addr, log }
+        await_answer(&mut guard, addr)?;
+        Ok(Distribution {
+            guard,
+            addr,
+            log: None,
+        })
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.guard.id()
     }
 
     /// Where it listens.
@@ -64,9 +91,9 @@ impl Distribution {
         self.addr
     }
 
-    /// What it has logged so far.
+    /// What it has logged so far, when [`start`](Distribution::start) gave it a log file.
     pub fn log(&self) -> String {
-        read_log(&self.log)
+        self.log.as_deref().map(read_log).unwrap_or_default()
     }
 
     /// Kills it and waits until it is gone.

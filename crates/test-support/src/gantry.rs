@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::process::{Guard, STARTUP, wait_until_answers};
+use crate::process::{Guard, STARTUP, await_answer};
 
 /// How long building `gantry` may take (a cold build of the server and its dependencies).
 const BUILD: Duration = Duration::from_secs(900);
@@ -115,21 +115,17 @@ fn build() -> PathBuf {
 #[derive(Debug)]
 pub struct Gantry {
     guard: Guard,
+    url: String,
     addr: SocketAddr,
-    log: PathBuf,
+    log: Option<PathBuf>,
 }
 
 impl Gantry {
     /// Starts `gantry serve --listen 127.0.0.1:0 --root ROOT --allow-delete`, with its log in
     /// `dir`, and waits until it answers at the address its first line names.
     pub fn start(root: &Path, dir: &Path) -> Gantry {
-        let binary = gantry_binary();
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        let log = dir.join("gantry.log");
-        let log_file =
-            std::fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
-        // A clean environment, so no `GANTRY_*` variable of the caller's changes the settings.
-        let child = Command::new(binary)
+        let mut command = Command::new(gantry_binary());
+        command
             .args([
                 "serve",
                 "--listen",
@@ -138,16 +134,57 @@ impl Gantry {
                 "--root",
             ])
             .arg(root)
-            .env_clear()
+            // A clean environment, so no `GANTRY_*` variable of the caller's changes the
+            // settings.
+            .env_clear();
+        Gantry::start_command(command, dir)
+    }
+
+    /// Starts `command`, a `gantry serve` listening on port 0, with its standard error in
+    /// `dir/gantry.log`, as [`spawn`](Gantry::spawn) does; panics with the log if it fails.
+    pub fn start_command(command: Command, dir: &Path) -> Gantry {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let log = dir.join("gantry.log");
+        let log_file =
+            std::fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        match Gantry::spawn(command, Stdio::from(log_file)) {
+            Ok(mut gantry) => {
+                gantry.log = Some(log);
+                gantry
+            }
+            Err(error) => panic!("{error}\n{}", read_log(&log)),
+        }
+    }
+
+    /// Starts `command`, a `gantry serve` listening on port 0, with `stderr`; reads where it
+    /// listens from its first line of standard output (`listening on <scheme>://<address>`,
+    /// waiting at most [`STARTUP`]) and, for plain HTTP, waits until it answers. The rest of
+    /// its output is drained by a thread that ends with the process. For callers that report
+    /// errors rather than panic.
+    pub fn spawn(mut command: Command, stderr: Stdio) -> std::io::Result<Gantry> {
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(log_file)
+            .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .map_err(|e| {
+                std::io::Error::other(format!("cannot start {:?}: {e}", command.get_program()))
+            })?;
         let mut guard = Guard::new("gantry serve", child);
-        let addr = first_line_address(&mut guard, &log);
-        wait_until_answers(&mut guard, addr, || read_log(&log));
-        Gantry { guard, addr, log }
+        let url = first_line_url(&mut guard)?;
+        let addr = url
+            .split_once("://")
+            .and_then(|(_, addr)| addr.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no address in {url}")))?;
+        if url.starts_with("http://") {
+            await_answer(&mut guard, addr)?;
+        }
+        Ok(Gantry {
+            guard,
+            url,
+            addr,
+            log: None,
+        })
     }
 
     /// Where it listens.
@@ -155,9 +192,19 @@ impl Gantry {
         self.addr
     }
 
-    /// What it has logged so far.
+    /// Its URL, `http://ADDR` or `https://ADDR`, as its first line said.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.guard.id()
+    }
+
+    /// What it has logged so far, when [`start`](Gantry::start) gave it a log file.
     pub fn log(&self) -> String {
-        read_log(&self.log)
+        self.log.as_deref().map(read_log).unwrap_or_default()
     }
 
     /// Kills it and waits until it is gone.
@@ -170,14 +217,14 @@ fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// Reads `listening on http://ADDR` from the first line of standard output, waiting at most
-/// [`STARTUP`]; the rest of the output is drained by a thread that ends with the process.
-fn first_line_address(guard: &mut Guard, log: &Path) -> SocketAddr {
+/// Reads the first line of standard output, waiting at most [`STARTUP`], and takes the URL
+/// from it; the rest of the output is drained by a thread that ends with the process.
+fn first_line_url(guard: &mut Guard) -> std::io::Result<String> {
     let stdout = guard
         .child_mut()
         .stdout
         .take()
-        .unwrap_or_else(|| panic!("gantry serve has no stdout"));
+        .ok_or_else(|| std::io::Error::other("gantry serve has no stdout"))?;
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -186,19 +233,35 @@ fn first_line_address(guard: &mut Guard, log: &Path) -> SocketAddr {
         let _ = send.send(line);
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
-    let line = receive.recv_timeout(STARTUP).unwrap_or_else(|_| {
-        panic!(
-            "gantry serve printed no first line within {STARTUP:?}\n{}",
-            read_log(log)
-        )
-    });
-    line.trim()
-        .strip_prefix("listening on http://")
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "expected `listening on http://127.0.0.1:PORT` from gantry serve, got {line:?}\n{}",
-                read_log(log)
-            )
-        })
+    let line = receive.recv_timeout(STARTUP).map_err(|_| {
+        std::io::Error::other(format!(
+            "gantry serve printed no first line within {STARTUP:?}"
+        ))
+    })?;
+    parse_listening(&line).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "expected `listening on http://127.0.0.1:PORT` from gantry serve, got {line:?}"
+        ))
+    })
+}
+
+/// The URL in `gantry serve`'s first line, `listening on <scheme>://<address>`.
+fn parse_listening(line: &str) -> Option<String> {
+    let url = line.trim().strip_prefix("listening on ")?;
+    (url.starts_with("http://") || url.starts_with("https://")).then(|| url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listening;
+
+    #[test]
+    fn the_server_address_is_read_from_its_first_line() {
+        assert_eq!(
+            parse_listening("listening on http://127.0.0.1:41234\n").as_deref(),
+            Some("http://127.0.0.1:41234")
+        );
+        assert_eq!(parse_listening("starting"), None);
+        assert_eq!(parse_listening("listening on 127.0.0.1:5000"), None);
+    }
 }

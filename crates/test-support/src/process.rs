@@ -30,6 +30,16 @@ impl Guard {
         }
     }
 
+    /// The process's id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (its status, if so).
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+
     /// The process itself.
     pub fn child_mut(&mut self) -> &mut Child {
         &mut self.child
@@ -81,23 +91,30 @@ pub fn answers(addr: SocketAddr) -> bool {
 /// Waits, at most [`STARTUP`], until `GET /v2/` at `addr` answers (see [`answers`]); panics with `log()` if
 /// the process exits first or the time runs out.
 pub fn wait_until_answers(guard: &mut Guard, addr: SocketAddr, log: impl Fn() -> String) {
+    if let Err(error) = await_answer(guard, addr) {
+        panic!("{error}\n{}", log());
+    }
+}
+
+/// [`wait_until_answers`] for callers that report errors rather than panic.
+pub fn await_answer(guard: &mut Guard, addr: SocketAddr) -> std::io::Result<()> {
     let deadline = Instant::now() + STARTUP;
     while !answers(addr) {
-        if let Ok(Some(status)) = guard.child.try_wait() {
-            panic!(
-                "{} exited before answering on {addr}: {status}\n{}",
-                guard.name,
-                log()
-            );
+        if let Some(status) = guard.child.try_wait()? {
+            return Err(std::io::Error::other(format!(
+                "{} exited before answering on {addr}: {status}",
+                guard.name
+            )));
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not answer GET /v2/ on {addr} within {STARTUP:?}\n{}",
-            guard.name,
-            log()
-        );
+        if Instant::now() >= deadline {
+            return Err(std::io::Error::other(format!(
+                "{} did not answer GET /v2/ on {addr} within {STARTUP:?}",
+                guard.name
+            )));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(())
 }
 
 /// Runs `command` to completion with its output captured, killing it after `timeout`.
