@@ -6,9 +6,8 @@
 
 pub(crate) mod distribution;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
 use gantry_client::{Client, ClientConfig, UploadMode};
@@ -16,24 +15,16 @@ use gantry_reference::{Digest, Reference};
 use gantry_spec::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, Platform, media_type,
 };
+use gantry_test_support::gantry::Gantry;
 use tempfile::TempDir;
 
 /// The binary under test.
 pub(crate) const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 
-/// A child process killed and reaped when dropped, even when the test panics.
-pub(crate) struct Guard(pub(crate) Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A `gantry serve` on 127.0.0.1 with a port of its own, over a temporary root.
+/// A `gantry serve` on 127.0.0.1 with a port of its own, over a temporary root: the test kit's
+/// spawned server, killed when dropped.
 pub(crate) struct Server {
-    _guard: Guard,
+    _gantry: Gantry,
     /// `127.0.0.1:PORT`.
     pub(crate) addr: String,
     _root: TempDir,
@@ -52,30 +43,17 @@ impl Server {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--root"])
             .arg(root.path().join("data"))
-            .env_remove("GANTRY_LOG_LEVEL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .env_remove("GANTRY_LOG_LEVEL");
         if allow_delete {
             command.arg("--allow-delete");
         }
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut guard = Guard(command.spawn().unwrap());
-        let stdout = guard.0.stdout.take().unwrap();
-        let mut line = String::new();
-        // One line, or end of file if the server died: no loop, no clock.
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .or_else(|| line.trim().strip_prefix("listening on https://"))
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let gantry = Gantry::start_command(command, root.path());
         Server {
-            _guard: guard,
-            addr,
+            addr: gantry.addr().to_string(),
+            _gantry: gantry,
             _root: root,
         }
     }
