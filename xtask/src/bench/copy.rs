@@ -12,26 +12,25 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use gantry_reference::{Algorithm, Digest, Digester};
+use gantry_test_support::gantry::Gantry;
+use gantry_test_support::skopeo::BINARY as SKOPEO;
 
 use super::load_average;
 use crate::project_root;
 use crate::shell::{cmd, exec, read};
 
-const SKOPEO: &str = "/usr/bin/skopeo";
 const TIME: &str = "/usr/bin/time";
 const LAYERS: usize = 8;
 const LAYER_SIZE: usize = 64 << 20;
 /// Runs per tool and scenario; the median is reported.
 const RUNS: usize = 3;
-const STARTUP: Duration = Duration::from_secs(30);
 const REF: &str = "bench";
 
 /// Runs the benchmark and returns the markdown section for `docs/benchmarks.md`.
@@ -285,51 +284,25 @@ impl Drop for Scratch {
     }
 }
 
-/// A `gantry serve` on loopback, killed when dropped.
+/// A `gantry serve` on loopback (the test kit's), killed when dropped.
 struct Registry {
-    child: Child,
+    _gantry: Gantry,
     addr: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Registry {
     fn start(root: &Path) -> anyhow::Result<Registry> {
-        let mut child = Command::new(gantry_binary())
+        let mut command = Command::new(gantry_binary());
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error"])
             .arg("--root")
-            .arg(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("could not start gantry serve")?;
-        let stdout = child.stdout.take().context("gantry serve has no stdout")?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = sender.send(lines.next());
-            for _ in lines {}
-        });
-        let mut registry = Registry {
-            child,
-            addr: String::new(),
-        };
-        let line = match receiver.recv_timeout(STARTUP) {
-            Ok(Some(Ok(line))) => line,
-            _ => bail!("gantry serve did not say where it listens within {STARTUP:?}"),
-        };
-        registry.addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .with_context(|| format!("expected `listening on http://ADDR`, got `{line}`"))?
-            .to_owned();
-        Ok(registry)
+            .arg(root);
+        let gantry =
+            Gantry::spawn(command, Stdio::inherit()).context("could not start gantry serve")?;
+        Ok(Registry {
+            addr: gantry.addr().to_string(),
+            _gantry: gantry,
+        })
     }
 }
 

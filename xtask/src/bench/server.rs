@@ -11,18 +11,19 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use bytes::Bytes;
 use gantry_reference::{Algorithm, Digest, Digester};
+use gantry_test_support::distribution::{BINARY as DISTRIBUTION, Distribution};
+use gantry_test_support::gantry::Gantry;
+use gantry_test_support::process::free_port;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -36,7 +37,6 @@ use super::load_average;
 use crate::project_root;
 use crate::shell::{cmd, exec};
 
-const DISTRIBUTION: &str = "/usr/bin/docker-registry";
 /// The size of the big blob, and of the block it repeats.
 const BLOB_SIZE: u64 = 1 << 30;
 const BLOCK: usize = 1 << 20;
@@ -51,8 +51,7 @@ const WARM_UP: Duration = Duration::from_millis(500);
 const MEASURE: Duration = Duration::from_secs(3);
 /// A bound on the requests one worker makes in one run, whatever the clock says.
 const MAX_REQUESTS_PER_WORKER: usize = 1_000_000;
-/// How long a server gets to come up, a small request to answer, and a 1 GiB transfer to end.
-const STARTUP: Duration = Duration::from_secs(30);
+/// How long a small request gets to answer, and a 1 GiB transfer to end.
 const SMALL_TIMEOUT: Duration = Duration::from_secs(30);
 const BIG_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -79,31 +78,45 @@ pub(crate) fn section() -> anyhow::Result<String> {
     runtime.block_on(measure())
 }
 
-/// One of the two servers under test: killed, and its data removed, when dropped.
+/// The process of one of the two servers under test.
+enum Process {
+    Gantry(Gantry),
+    Distribution(Distribution),
+}
+
+/// One of the two servers under test, started through the test kit (which waits until it
+/// answers): killed, and its data removed, when dropped.
 struct Server {
     label: &'static str,
-    child: Child,
+    process: Option<Process>,
     root: PathBuf,
     addr: SocketAddr,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.process.take());
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
 impl Server {
+    fn id(&self) -> u32 {
+        match &self.process {
+            Some(Process::Gantry(gantry)) => gantry.id(),
+            Some(Process::Distribution(distribution)) => distribution.id(),
+            None => 0,
+        }
+    }
+
     /// `(VmRSS, VmHWM)` in MiB.
     fn memory(&self) -> anyhow::Result<(f64, f64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.id()))?;
         let field = |name: &str| -> anyhow::Result<f64> {
             let line = status
                 .lines()
                 .find_map(|line| line.strip_prefix(name))
-                .with_context(|| format!("no {name} in /proc/{}/status", self.child.id()))?;
+                .with_context(|| format!("no {name} in /proc/{}/status", self.id()))?;
             let kib: f64 = line.trim().trim_end_matches("kB").trim().parse()?;
             Ok(kib / 1024.0)
         };
@@ -128,47 +141,32 @@ fn start_gantry() -> anyhow::Result<Server> {
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"));
     let binary = target.join("release/gantry");
-    let root = bench_root("gantry")?;
-    let mut child = Command::new(&binary)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error"])
-        .arg("--root")
-        .arg(&root)
-        .arg("--allow-delete")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("could not start {}", binary.display()))?;
-    let stdout = child.stdout.take().context("gantry serve has no stdout")?;
     let mut server = Server {
         label: "Gantry",
-        child,
-        root,
+        process: None,
+        root: bench_root("gantry")?,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
     };
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let _ = sender.send(lines.next());
-        for _ in lines {}
-    });
-    let line = match receiver.recv_timeout(STARTUP) {
-        Ok(Some(Ok(line))) => line,
-        _ => bail!("gantry serve did not say where it listens within {STARTUP:?}"),
-    };
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|addr| addr.parse().ok())
-        .with_context(|| format!("expected `listening on http://127.0.0.1:PORT`, got `{line}`"))?;
-    server.addr = addr;
+    let mut command = Command::new(&binary);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error"])
+        .arg("--root")
+        .arg(&server.root)
+        .arg("--allow-delete");
+    let gantry = Gantry::spawn(command, Stdio::inherit())
+        .with_context(|| format!("could not start {}", binary.display()))?;
+    server.addr = gantry.addr();
+    server.process = Some(Process::Gantry(gantry));
     Ok(server)
 }
 
 fn start_distribution() -> anyhow::Result<Server> {
-    let root = bench_root("distribution")?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = Server {
+        label: "Distribution",
+        process: None,
+        root: bench_root("distribution")?,
+        addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+    };
     // Debian's packaged config keeps the in-memory blob descriptor cache; the access log is
     // off, as Gantry's is at log level error.
     let config = format!(
@@ -177,44 +175,13 @@ fn start_distribution() -> anyhow::Result<Server> {
          storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n  \
          cache:\n    blobdescriptor: inmemory\n\
          http:\n  addr: {addr}\n",
-        data = root.join("data").display(),
+        data = server.root.join("data").display(),
+        addr = server.addr,
     );
-    let config_path = root.join("config.yml");
-    std::fs::write(&config_path, config)?;
-    let child = Command::new(DISTRIBUTION)
-        .arg("serve")
-        .arg(&config_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
+    let distribution = Distribution::spawn(&config, server.addr, &server.root, Stdio::inherit())
         .with_context(|| format!("could not start {DISTRIBUTION}"))?;
-    Ok(Server {
-        label: "Distribution",
-        child,
-        root,
-        addr,
-    })
-}
-
-/// Waits until `GET /v2/` answers 200.
-async fn wait_ready(server: &mut Server) -> anyhow::Result<()> {
-    let deadline = Instant::now() + STARTUP;
-    while Instant::now() < deadline {
-        if let Some(status) = server.child.try_wait()? {
-            bail!("{} exited at start: {status}", server.label);
-        }
-        if let Ok(mut conn) = Conn::open(server.addr).await
-            && let Ok((StatusCode::OK, _, _)) = conn.call(Method::GET, "/v2/", &[], empty()).await
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!(
-        "{} did not answer GET /v2/ within {STARTUP:?}",
-        server.label
-    )
+    server.process = Some(Process::Distribution(distribution));
+    Ok(server)
 }
 
 type ReqBody = BoxBody<Bytes, Infallible>;
@@ -724,11 +691,7 @@ async fn measure() -> anyhow::Result<String> {
     eprintln!("xtask bench server: making two 1 GiB blobs and their digests");
     let (whole, chunked) = (BigBlob::new(0x5eed_0001), BigBlob::new(0x5eed_0002));
 
-    let mut gantry = start_gantry()?;
-    let mut distribution = start_distribution()?;
-    wait_ready(&mut gantry).await?;
-    wait_ready(&mut distribution).await?;
-    let servers = [gantry, distribution];
+    let servers = [start_gantry()?, start_distribution()?];
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = [servers[0].memory()?.0, servers[1].memory()?.0];
 
