@@ -1,8 +1,9 @@
 //! Crash safety: a writer process killed mid-write leaves a store that opens, serves everything
 //! committed before, and resumes or purges what was in flight.
 //!
-//! The test runs this test binary again as the child, with `GANTRY_STORE_CRASH_DIR` naming the
-//! directory it writes into; the child reports progress on stdout and is killed mid-loop.
+//! The child is the test kit's `store-crash-writer` binary, given the directory it writes into;
+//! it reports progress on stdout and is killed mid-loop, so the test cannot pass without
+//! killing a writer that was still writing.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +13,7 @@
 
 mod store_support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,85 +21,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use gantry_reference::Digest;
 use gantry_storage::StorageError;
+use gantry_test_support::process::Guard;
+use gantry_test_support::store::crash::{self, INFLIGHT_SIZE, committed_content, pattern};
 use store_support::*;
-
-const ENV: &str = "GANTRY_STORE_CRASH_DIR";
-/// The in-flight upload's content: a pattern known to both processes.
-const INFLIGHT_SIZE: u64 = 64 * 1024 * 1024;
-
-fn pattern(from: u64, len: usize) -> Vec<u8> {
-    (from..from + len as u64).map(|i| (i % 251) as u8).collect()
-}
-
-fn committed_content(i: u32) -> Vec<u8> {
-    let mut content = format!("blob {i} ").into_bytes();
-    content.resize(100_000 + i as usize, (i % 256) as u8);
-    content
-}
-
-/// The child: commits blobs and reports each, then streams an upload until killed.
-#[test]
-fn crash_writer_child() {
-    let Ok(dir) = std::env::var(ENV) else {
-        return; // An ordinary run: nothing to do.
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let registry = filesystem(std::path::Path::new(&dir));
-        let repository = registry.repository(&name("crash/app"));
-        let mut out = std::io::stdout();
-        for i in 0..5u32 {
-            let descriptor = upload(&repository, &committed_content(i), 30_000).await;
-            writeln!(out, "committed {i} {}", descriptor.digest).unwrap();
-            out.flush().unwrap();
-        }
-        let mut writer = start(&repository).await;
-        writeln!(out, "inflight {}", writer.id()).unwrap();
-        writer
-            .write(Bytes::from(pattern(0, 1 << 20)))
-            .await
-            .unwrap();
-        let id = writer.id().to_owned();
-        writer.close().await.unwrap();
-        writeln!(out, "closed").unwrap();
-        out.flush().unwrap();
-        let mut writer = repository.blobs().resume(&id).await.unwrap();
-        // Bounded: the upload ends long after the parent has killed this process.
-        while writer.size() < INFLIGHT_SIZE {
-            let offset = writer.size();
-            writer
-                .write(Bytes::from(pattern(offset, 256 * 1024)))
-                .await
-                .unwrap();
-            if offset % (4 << 20) == 0 {
-                writeln!(out, "progress {offset}").unwrap();
-                out.flush().unwrap();
-            }
-        }
-        std::thread::sleep(Duration::from_secs(60));
-    });
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_writer_leaves_a_store_that_serves_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_writer_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ENV, dir.path())
+    let child = Command::new(crash::writer_binary())
+        .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Guard::new("store-crash-writer", child);
+    let stdout = child.child_mut().stdout.take().unwrap();
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -115,13 +52,7 @@ async fn a_killed_writer_leaves_a_store_that_serves_and_recovers() {
         let line = received
             .recv_timeout(Duration::from_secs(60))
             .expect("the child reports progress in time");
-        // libtest may print its "test ... " header on the same line, before the report.
-        let report = ["committed", "inflight", "progress"]
-            .iter()
-            .filter_map(|word| line.find(word))
-            .min()
-            .map_or("", |start| &line[start..]);
-        let words: Vec<&str> = report.split_whitespace().collect();
+        let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["committed", i, digest] => {
                 committed.push((i.parse().unwrap(), Digest::parse(digest).unwrap()));
@@ -131,8 +62,8 @@ async fn a_killed_writer_leaves_a_store_that_serves_and_recovers() {
             _ => {}
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.assert_running("before the test killed it mid-write");
+    child.stop();
     assert_eq!(committed.len(), 5);
     let id = inflight.unwrap();
 

@@ -22,7 +22,7 @@ const BUILD: Duration = Duration::from_secs(900);
 /// The path of a freshly built `gantry` binary.
 pub fn gantry_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build)
+    BINARY.get_or_init(|| build("gantry", "gantry", &[]))
 }
 
 /// `<target>` and `<profile>` from the running test's path, or the workspace's `target/debug`.
@@ -57,9 +57,13 @@ const SET_FOR_THE_PACKAGE: &[&str] = &[
     "OUT_DIR",
 ];
 
-fn build() -> PathBuf {
+/// Builds binary `bin` of workspace package `package` with `features` for the running test's
+/// target directory and profile (a no-op when it is fresh), and returns its path. The
+/// `gantry` binary is [`gantry_binary`]; test-only helpers are the kit's own binaries.
+pub fn build(package: &str, bin: &str, features: &[&str]) -> PathBuf {
     let (target, profile) = target_and_profile();
-    let binary = target.join(&profile).join("gantry");
+    let binary = target.join(&profile).join(bin);
+    let what = format!("`cargo build -p {package} --bin {bin}`");
     // Cargo names the `dev` profile's directory `debug`.
     let cargo_profile = if profile == "debug" { "dev" } else { &profile };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -69,13 +73,16 @@ fn build() -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "gantry",
+            package,
+            "--bin",
+            bin,
             "--profile",
             cargo_profile,
         ])
         .arg("--target-dir")
         .arg(&target)
         .current_dir(crate::project_root())
+        .args(features.iter().flat_map(|feature| ["--features", feature]))
         .stdin(Stdio::null());
     // Cargo runs a test with the variables it gives the package being built. Build scripts
     // (ring's among them) rerun when those change, so passing them on would rebuild the
@@ -88,7 +95,7 @@ fn build() -> PathBuf {
     }
     let mut child = command
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run `cargo build -p gantry`: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let deadline = Instant::now() + BUILD;
     let status = loop {
         match child.try_wait() {
@@ -97,15 +104,15 @@ fn build() -> PathBuf {
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("`cargo build -p gantry` took longer than {BUILD:?}");
+                panic!("{what} took longer than {BUILD:?}");
             }
-            Err(e) => panic!("cannot wait for `cargo build -p gantry`: {e}"),
+            Err(e) => panic!("cannot wait for {what}: {e}"),
         }
     };
-    assert!(status.success(), "`cargo build -p gantry` failed: {status}");
+    assert!(status.success(), "{what} failed: {status}");
     assert!(
         binary.exists(),
-        "`cargo build -p gantry` succeeded but {} is missing",
+        "{what} succeeded but {} is missing",
         binary.display()
     );
     binary

@@ -16,9 +16,11 @@
 //! - [`layout`]: OCI image layouts written and read by the tests.
 //! - [`http`]: plain HTTP/1.0 requests, and a walk over everything a registry serves.
 //! - [`rss`]: the process's peak memory, for the benchmarks that bound it.
+//! - [`store`] (feature `storage`): gantry-storage's store helpers, and the crash writer that
+//!   the kit's `store-crash-writer` binary runs.
 //!
 //! Features keep the heavy parts out of crates that do not need them: `server` pulls in
-//! `gantry-registry`, `proxy` pulls in axum and reqwest. The plain crate depends only on
+//! `gantry-registry`, `proxy` axum and reqwest, `storage` gantry-storage. The plain crate depends only on
 //! `gantry-reference` and `gantry-spec`, so `gantry-storage` can use it without linking the
 //! server.
 //!
@@ -44,6 +46,8 @@ pub mod proxy;
 pub mod relay;
 pub mod rss;
 pub mod skopeo;
+#[cfg(feature = "storage")]
+pub mod store;
 
 /// The workspace root.
 pub fn project_root() -> PathBuf {

@@ -1,9 +1,7 @@
-//! Helpers shared by the `store_*` tests: registries over each driver, uploads, manifests.
+//! Helpers shared by gantry-storage's `store_*` tests: registries over each driver, uploads,
+//! manifests; and the crash writer that `store_crash` kills mid-write.
 
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the helpers"
-)]
+pub mod crash;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,48 +16,51 @@ use gantry_storage::{
 use tokio::io::AsyncReadExt;
 
 /// A registry over a fresh in-memory driver, with deleting enabled.
-pub(crate) fn memory() -> Registry {
+pub fn memory() -> Registry {
     memory_with(RegistryOptions::new().with_delete_enabled(true))
 }
 
 /// A registry over a fresh in-memory driver.
-pub(crate) fn memory_with(options: RegistryOptions) -> Registry {
+pub fn memory_with(options: RegistryOptions) -> Registry {
     let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
     Registry::new(driver, options).unwrap()
 }
 
 /// A registry over a filesystem driver rooted at `root`, deleting enabled, a fixed secret.
-pub(crate) fn filesystem(root: &Path) -> Registry {
+pub fn filesystem(root: &Path) -> Registry {
     let driver: Arc<dyn StorageDriver> = Arc::new(FilesystemDriver::new(root).unwrap());
     Registry::new(driver, options()).unwrap()
 }
 
 /// Deleting enabled and a fixed upload secret, as servers sharing storage would be set up.
-pub(crate) fn options() -> RegistryOptions {
+pub fn options() -> RegistryOptions {
     RegistryOptions::new()
         .with_delete_enabled(true)
         .with_upload_secret(b"shared secret".to_vec())
 }
 
-pub(crate) fn name(name: &str) -> RepositoryName {
+/// A repository name; panics if it is not one.
+pub fn name(name: &str) -> RepositoryName {
     RepositoryName::parse(name).unwrap()
 }
 
-pub(crate) fn tag(tag: &str) -> Tag {
+/// A tag; panics if it is not one.
+pub fn tag(tag: &str) -> Tag {
     Tag::parse(tag).unwrap()
 }
 
-pub(crate) fn sha256(content: &[u8]) -> Digest {
+/// The sha256 digest of `content`.
+pub fn sha256(content: &[u8]) -> Digest {
     Digest::of(Algorithm::Sha256, content)
 }
 
 /// A new upload session (no mount asked for).
-pub(crate) async fn start(repository: &Repository) -> BlobWriter {
+pub async fn start(repository: &Repository) -> BlobWriter {
     start_hashed(repository, Algorithm::Sha256).await
 }
 
 /// A new upload session hashed with `algorithm` as it streams.
-pub(crate) async fn start_hashed(repository: &Repository, algorithm: Algorithm) -> BlobWriter {
+pub async fn start_hashed(repository: &Repository, algorithm: Algorithm) -> BlobWriter {
     match repository
         .blobs()
         .create(CreateOptions::new().with_algorithm(algorithm))
@@ -72,7 +73,7 @@ pub(crate) async fn start_hashed(repository: &Repository, algorithm: Algorithm) 
 }
 
 /// Uploads `content` in chunks of `chunk` bytes through a writer and commits it.
-pub(crate) async fn upload(repository: &Repository, content: &[u8], chunk: usize) -> Descriptor {
+pub async fn upload(repository: &Repository, content: &[u8], chunk: usize) -> Descriptor {
     let mut writer = start(repository).await;
     for part in content.chunks(chunk.max(1)) {
         writer.write(Bytes::copy_from_slice(part)).await.unwrap();
@@ -84,20 +85,20 @@ pub(crate) async fn upload(repository: &Repository, content: &[u8], chunk: usize
 }
 
 /// Everything a reader yields.
-pub(crate) async fn read_all(mut reader: gantry_storage::driver::BoxReader) -> Vec<u8> {
+pub async fn read_all(mut reader: gantry_storage::driver::BoxReader) -> Vec<u8> {
     let mut content = Vec::new();
     reader.read_to_end(&mut content).await.unwrap();
     content
 }
 
 /// The blob's content as the repository serves it.
-pub(crate) async fn blob(repository: &Repository, digest: &Digest) -> Vec<u8> {
+pub async fn blob(repository: &Repository, digest: &Digest) -> Vec<u8> {
     let (_, reader) = repository.blobs().get(digest).await.unwrap();
     read_all(reader).await
 }
 
 /// Pushes a config and one layer per entry of `layers`, then an image manifest over them.
-pub(crate) async fn push_image(
+pub async fn push_image(
     repository: &Repository,
     config: &[u8],
     layers: &[&[u8]],
@@ -123,11 +124,7 @@ pub(crate) async fn push_image(
 }
 
 /// Pushes a built manifest's bytes as a client would.
-pub(crate) async fn push(
-    repository: &Repository,
-    manifest: &Manifest,
-    tag: Option<&Tag>,
-) -> Digest {
+pub async fn push(repository: &Repository, manifest: &Manifest, tag: Option<&Tag>) -> Digest {
     repository
         .manifests()
         .put(manifest.bytes().clone(), Some(manifest.media_type()), tag)
@@ -136,7 +133,7 @@ pub(crate) async fn push(
 }
 
 /// Pushes an artifact manifest (empty config) about `subject`.
-pub(crate) async fn push_referrer(
+pub async fn push_referrer(
     repository: &Repository,
     subject: &Manifest,
     artifact_type: &str,
