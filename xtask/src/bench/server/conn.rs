@@ -1,0 +1,209 @@
+//! The load generator's HTTP: one keep-alive hyper HTTP/1.1 connection per worker, request
+//! bodies, and the 1 GiB blob streamed from one repeated block.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use anyhow::Context;
+use bytes::Bytes;
+use gantry_reference::{Algorithm, Digest, Digester};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::{BIG_TIMEOUT, BLOB_SIZE, BLOCK, SMALL_TIMEOUT};
+
+pub(super) type ReqBody = BoxBody<Bytes, Infallible>;
+
+pub(super) fn empty() -> ReqBody {
+    Empty::new().boxed()
+}
+
+pub(super) fn full(bytes: impl Into<Bytes>) -> ReqBody {
+    Full::new(bytes.into()).boxed()
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub(super) struct Conn {
+    pub(super) sender: SendRequest<ReqBody>,
+    pub(super) host: HeaderValue,
+}
+
+impl Conn {
+    pub(super) async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn {
+            sender,
+            host: HeaderValue::from_str(&addr.to_string())?,
+        })
+    }
+
+    pub(super) async fn send(
+        &mut self,
+        method: Method,
+        uri: Uri,
+        headers: &[(HeaderName, HeaderValue)],
+        body: ReqBody,
+    ) -> anyhow::Result<Response<Incoming>> {
+        self.sender.ready().await?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        let request_headers = request.headers_mut();
+        request_headers.insert(header::HOST, self.host.clone());
+        for (name, value) in headers {
+            request_headers.insert(name.clone(), value.clone());
+        }
+        Ok(self.sender.send_request(request).await?)
+    }
+
+    /// A request whose response body is small: it is read whole.
+    pub(super) async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: ReqBody,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+        let uri: Uri = path.parse()?;
+        let exchange = async {
+            let response = self.send(method, uri, headers, body).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            anyhow::Ok((parts.status, parts.headers, bytes))
+        };
+        tokio::time::timeout(SMALL_TIMEOUT, exchange)
+            .await
+            .with_context(|| format!("{path} took over {SMALL_TIMEOUT:?}"))?
+    }
+}
+
+/// A body of `remaining` bytes that repeats one block, streamed without copying it.
+pub(super) struct Pattern {
+    pub(super) block: Bytes,
+    pub(super) remaining: u64,
+}
+
+impl Body for Pattern {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let len = this.remaining.min(this.block.len() as u64);
+        this.remaining -= len;
+        let len = usize::try_from(len).unwrap_or(this.block.len());
+        Poll::Ready(Some(Ok(Frame::data(this.block.slice(..len)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// A big blob: one pseudo-random block repeated to [`BLOB_SIZE`], and its digest.
+pub(super) struct BigBlob {
+    pub(super) block: Bytes,
+    pub(super) digest: Digest,
+}
+
+impl BigBlob {
+    pub(super) fn new(seed: u64) -> BigBlob {
+        let mut state = seed | 1;
+        let mut block = Vec::with_capacity(BLOCK);
+        while block.len() < BLOCK {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            block.extend_from_slice(&state.to_le_bytes());
+        }
+        let mut digester = Digester::new(Algorithm::Sha256);
+        for _ in 0..BLOB_SIZE / BLOCK as u64 {
+            digester.update(&block);
+        }
+        BigBlob {
+            block: Bytes::from(block),
+            digest: digester.finish(),
+        }
+    }
+
+    pub(super) fn body(&self, len: u64) -> ReqBody {
+        Pattern {
+            block: self.block.clone(),
+            remaining: len,
+        }
+        .boxed()
+    }
+}
+
+pub(super) fn octet_stream(len: u64) -> Vec<(HeaderName, HeaderValue)> {
+    vec![
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (header::CONTENT_LENGTH, HeaderValue::from(len)),
+    ]
+}
+
+/// The path of an upload's `Location`, which may be absolute, with `extra` added to its query.
+pub(super) fn location(headers: &HeaderMap, extra: &str) -> anyhow::Result<String> {
+    let value = headers
+        .get(header::LOCATION)
+        .context("no Location on an upload response")?
+        .to_str()?;
+    let path = match value.split_once("://") {
+        Some((_, rest)) => &rest[rest.find('/').unwrap_or(rest.len())..],
+        None => value,
+    };
+    Ok(match (extra.is_empty(), path.contains('?')) {
+        (true, _) => path.to_owned(),
+        (false, true) => format!("{path}&{extra}"),
+        (false, false) => format!("{path}?{extra}"),
+    })
+}
+
+impl Conn {
+    /// A request with a big body; the status once the response (small) has been read.
+    pub(super) async fn call_big(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: ReqBody,
+    ) -> anyhow::Result<StatusCode> {
+        let uri: Uri = path.parse()?;
+        let exchange = async {
+            let response = self.send(method, uri, headers, body).await?;
+            let status = response.status();
+            response.into_body().collect().await?;
+            anyhow::Ok(status)
+        };
+        tokio::time::timeout(BIG_TIMEOUT, exchange)
+            .await
+            .with_context(|| format!("{path} took over {BIG_TIMEOUT:?}"))?
+    }
+}
