@@ -19,12 +19,16 @@
 //! - [`store`] (feature `storage`): gantry-storage's store helpers, and the crash writer that
 //!   the kit's `store-crash-writer` binary runs.
 //!
-//! Features keep the heavy parts out of crates that do not need them: `server` pulls in
-//! `gantry-registry`, `proxy` axum and reqwest, `storage` gantry-storage. The plain crate depends only on
-//! `gantry-reference` and `gantry-spec`, so `gantry-storage` can use it without linking the
-//! server.
-//!
 //! Every wait is bounded, every process is killed on drop, and nothing listens beyond loopback.
+//!
+//! # Features
+//!
+//! They keep the heavy parts out of the crates that do not need them. Without any, the kit
+//! links only `gantry-reference` and `gantry-spec`.
+//!
+//! - `server`: [`in_process`], through `gantry-registry`.
+//! - `proxy`: [`proxy`], through axum and reqwest.
+//! - `storage`: [`store`] and the `store-crash-writer` binary, through `gantry-storage`.
 
 #![allow(
     clippy::unwrap_used,
