@@ -7,20 +7,18 @@
     reason = "each suite uses the helpers it needs"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
-use gantry_test_support::gantry::gantry_binary;
-use gantry_test_support::process::{Guard, STARTUP, wait_until_answers};
+use gantry_test_support::gantry::{Gantry, gantry_binary};
 
-/// A running `gantry serve --config FILE`, killed when dropped.
+/// A running `gantry serve --config FILE` (the test kit's), killed when dropped.
 pub struct Served {
-    _guard: Guard,
+    _gantry: Gantry,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its standard error.
@@ -37,46 +35,22 @@ impl Served {
     /// Starts it and returns once the first line names the address; `scheme` is `http` or
     /// `https` (for which no HTTP wait is made).
     pub fn spawn(config: &Path, dir: &Path, env: &[(&str, &str)], scheme: &str) -> Served {
-        let log = dir.join("gantry.log");
-        let log_file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(gantry_binary());
-        command
-            .args(["serve", "--config"])
-            .arg(config)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file);
+        command.args(["serve", "--config"]).arg(config).env_clear();
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().unwrap();
-        let mut guard = Guard::new("gantry serve", child);
-        let stdout = guard.child_mut().stdout.take().unwrap();
-        let (send, receive) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = send.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-        let line = receive
-            .recv_timeout(STARTUP)
-            .unwrap_or_else(|_| panic!("no first line from gantry serve\n{}", read_log()));
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix(&format!("listening on {scheme}://"))
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}\n{}", read_log()));
-        if scheme == "http" {
-            wait_until_answers(&mut guard, addr, read_log);
-        }
+        let gantry = Gantry::start_command(command, dir);
+        assert!(
+            gantry.url().starts_with(&format!("{scheme}://")),
+            "unexpected address {}\n{}",
+            gantry.url(),
+            gantry.log()
+        );
         Served {
-            _guard: guard,
-            addr,
-            log,
+            addr: gantry.addr(),
+            log: dir.join("gantry.log"),
+            _gantry: gantry,
         }
     }
 

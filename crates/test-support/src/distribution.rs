@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::process::{Guard, await_answer, free_port};
+use crate::process::{Guard, await_answer, free_port, read_log};
 
 /// Where Debian installs the peer.
 pub const BINARY: &str = "/usr/bin/docker-registry";
@@ -100,10 +100,6 @@ impl Distribution {
     pub fn stop(self) {
         self.guard.stop();
     }
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Distribution's configuration: the filesystem driver at `root`, deletes enabled, errors only.

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::process::{Guard, STARTUP, await_answer};
+use crate::process::{Guard, STARTUP, await_answer, read_log};
 
 /// How long building `gantry` may take (a cold build of the server and its dependencies).
 const BUILD: Duration = Duration::from_secs(900);
@@ -218,10 +218,6 @@ impl Gantry {
     pub fn stop(self) {
         self.guard.stop();
     }
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Reads the first line of standard output, waiting at most [`STARTUP`], and takes the URL

@@ -62,6 +62,11 @@ impl Drop for Guard {
     }
 }
 
+/// What a process has logged to the file at `path` so far (nothing if it cannot be read).
+pub fn read_log(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
 /// A loopback port that was free a moment ago: bind port 0, read the port, release it.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
