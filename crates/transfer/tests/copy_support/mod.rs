@@ -8,11 +8,8 @@
     unreachable_pub,
     reason = "each test file uses the helpers it needs"
 )]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test support fails loudly"
-)]
+// Test code, so clippy allows its unwraps (clippy.toml): test support fails loudly.
+#![cfg(test)]
 
 pub mod memory;
 
