@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::process::{Guard, STARTUP, await_answer, read_log};
+use crate::process::{Guard, STARTUP, await_answer, read_log, wait_bounded};
 
 /// How long building `gantry` may take (a cold build of the server and its dependencies).
 const BUILD: Duration = Duration::from_secs(900);
@@ -96,19 +96,7 @@ pub fn build(package: &str, bin: &str, features: &[&str]) -> PathBuf {
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let deadline = Instant::now() + BUILD;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what} took longer than {BUILD:?}");
-            }
-            Err(e) => panic!("cannot wait for {what}: {e}"),
-        }
-    };
+    let status = wait_bounded(&mut child, BUILD, &what);
     assert!(status.success(), "{what} failed: {status}");
     assert!(
         binary.exists(),

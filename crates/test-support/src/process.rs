@@ -153,22 +153,28 @@ pub fn run_bounded(command: &mut std::process::Command, timeout: Duration) -> st
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{program} did not finish within {timeout:?}");
-            }
-            Err(e) => panic!("cannot wait for {program}: {e}"),
-        }
-    };
+    let status = wait_bounded(&mut child, timeout, &program);
     std::process::Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Waits for `child` to exit, at most `timeout`; kills it (by PID) and panics, naming it
+/// `what`, if it takes longer.
+pub fn wait_bounded(child: &mut Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not finish within {timeout:?}");
+            }
+            Err(e) => panic!("cannot wait for {what}: {e}"),
+        }
     }
 }
