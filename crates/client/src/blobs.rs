@@ -4,11 +4,11 @@
 use std::fmt;
 use std::ops::Range;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use gantry_reference::{Digest, Digester, Reference};
+use gantry_reference::{Digest, DigestError, Reference};
 use gantry_spec::Descriptor;
 use reqwest::header::{HeaderValue, RANGE};
 use reqwest::{Method, Response};
@@ -17,6 +17,7 @@ use crate::client::{Client, Inner};
 use crate::error::ClientError;
 use crate::http::{self, Call, header_str};
 use crate::manifests::{CONTENT_DIGEST, content_length};
+use crate::verify::VerifyingStream;
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 type Reopening = Pin<Box<dyn Future<Output = Result<ByteStream, ClientError>> + Send>>;
@@ -42,30 +43,24 @@ struct Resume {
 /// is handed out only after the whole body has hashed to the expected digest: when the bytes do
 /// not match, the stream yields [`ClientError::DigestMismatch`] (or
 /// [`ClientError::SizeMismatch`]) in its place and ends. A caller that writes every chunk it
-/// receives therefore never completes an unverified blob. After an error the stream ends.
+/// receives therefore never completes an unverified blob. After an error the stream ends. The
+/// checking is a [`VerifyingStream`]'s.
 ///
 /// When the connection breaks mid-body, a download resumes where it stopped with a `Range`
 /// request (as many times as the retry policy has retries), and goes on hashing: the caller
 /// sees one stream. A ranged download resumes the same way, asking for the rest of its range.
 pub struct BlobStream {
-    body: ByteStream,
-    reopening: Option<Reopening>,
-    resume: Option<Resume>,
-    method: Method,
-    url: String,
+    inner: VerifyingStream<Body, fn(DigestError) -> ClientError>,
     expected_len: Option<u64>,
-    received: u64,
-    check: Option<(Digest, Digester)>,
-    held: Option<Bytes>,
-    done: bool,
 }
 
 impl fmt::Debug for BlobStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.inner.get_ref();
         f.debug_struct("BlobStream")
-            .field("url", &self.url)
+            .field("url", &body.url)
             .field("expected_len", &self.expected_len)
-            .field("received", &self.received)
+            .field("received", &body.received)
             .finish_non_exhaustive()
     }
 }
@@ -77,18 +72,21 @@ impl BlobStream {
         response: Response,
         expected_len: Option<u64>,
         digest: Option<&Digest>,
+        resume: Resume,
     ) -> BlobStream {
-        BlobStream {
+        let body = Body {
             body: Box::pin(response.bytes_stream()),
             reopening: None,
-            resume: None,
+            resume,
             method,
             url,
             expected_len,
             received: 0,
-            check: digest.map(|d| (d.clone(), d.algorithm().digester())),
-            held: None,
-            done: false,
+        };
+        let mismatch: fn(DigestError) -> ClientError = ClientError::from_mismatch;
+        BlobStream {
+            inner: VerifyingStream::new(body, digest.cloned(), expected_len, mismatch),
+            expected_len,
         }
     }
 
@@ -105,7 +103,7 @@ impl BlobStream {
     /// The digest the bytes are checked against; `None` for a byte range, which is checked for
     /// its length only.
     pub fn digest(&self) -> Option<&Digest> {
-        self.check.as_ref().map(|(digest, _)| digest)
+        self.inner.digest()
     }
 
     /// Reads the whole stream into memory: for small blobs such as configs only.
@@ -117,12 +115,32 @@ impl BlobStream {
         }
         Ok(buffer.freeze())
     }
+}
 
+impl Stream for BlobStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// A download's body as it arrives, unchecked, picked up again with a `Range` request when the
+/// connection breaks (see [`Resume`]).
+struct Body {
+    body: ByteStream,
+    reopening: Option<Reopening>,
+    resume: Resume,
+    method: Method,
+    url: String,
+    expected_len: Option<u64>,
+    received: u64,
+}
+
+impl Body {
     /// Starts a `Range` request for the rest of the body, if a resumption is left.
     fn reopen(&mut self) -> bool {
-        let Some(resume) = &mut self.resume else {
-            return false;
-        };
+        let resume = &mut self.resume;
         if resume.left == 0 || self.expected_len.is_some_and(|len| self.received >= len) {
             return false;
         }
@@ -144,83 +162,32 @@ impl BlobStream {
         }));
         true
     }
-
-    fn fail(&mut self, error: ClientError) -> Poll<Option<Result<Bytes, ClientError>>> {
-        self.done = true;
-        self.held = None;
-        Poll::Ready(Some(Err(error)))
-    }
-
-    fn finish(&mut self) -> Poll<Option<Result<Bytes, ClientError>>> {
-        if let Some(expected) = self.expected_len
-            && self.received != expected
-        {
-            return self.fail(ClientError::SizeMismatch {
-                expected,
-                actual: self.received,
-            });
-        }
-        if let Some((expected, digester)) = self.check.take() {
-            let actual = digester.finish();
-            if actual != expected {
-                return self.fail(ClientError::DigestMismatch { expected, actual });
-            }
-        }
-        self.done = true;
-        Poll::Ready(self.held.take().map(Ok))
-    }
 }
 
-impl Stream for BlobStream {
+impl Stream for Body {
     type Item = Result<Bytes, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
-        }
         loop {
             if let Some(reopening) = &mut this.reopening {
-                match reopening.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(body)) => {
-                        this.reopening = None;
-                        this.body = body;
-                    }
-                    Poll::Ready(Err(error)) => {
-                        this.reopening = None;
-                        return this.fail(error);
-                    }
-                }
+                let reopened = ready!(reopening.as_mut().poll(cx));
+                this.reopening = None;
+                this.body = reopened?;
             }
-            match this.body.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => return this.finish(),
-                Poll::Ready(Some(Err(error))) => {
+            match ready!(this.body.as_mut().poll_next(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(error)) => {
                     if this.reopen() {
                         continue;
                     }
                     let error =
                         ClientError::transport(&this.method, &this.url, "reading the body", error);
-                    return this.fail(error);
+                    return Poll::Ready(Some(Err(error)));
                 }
-                Poll::Ready(Some(Ok(chunk))) => {
-                    if chunk.is_empty() {
-                        continue;
-                    }
+                Some(Ok(chunk)) => {
                     this.received += chunk.len() as u64;
-                    if let Some(expected) = this.expected_len
-                        && this.received > expected
-                    {
-                        let actual = this.received;
-                        return this.fail(ClientError::SizeMismatch { expected, actual });
-                    }
-                    if let Some((_, digester)) = &mut this.check {
-                        digester.update(&chunk);
-                    }
-                    if let Some(previous) = this.held.replace(chunk) {
-                        return Poll::Ready(Some(Ok(previous)));
-                    }
+                    return Poll::Ready(Some(Ok(chunk)));
                 }
             }
         }
@@ -312,16 +279,23 @@ impl Client {
                 actual: announced,
             });
         }
-        let mut stream = BlobStream::new(method, url, response, size.or(announced), Some(digest));
-        stream.resume = Some(Resume {
+        let resume = Resume {
             client: self.clone(),
             scope: repository.scope("pull"),
             start: 0,
             end: None,
             left: self.inner.config.retry.max_attempts.saturating_sub(1),
             done: 0,
-        });
-        Ok(stream)
+        };
+        let expected_len = size.or(announced);
+        Ok(BlobStream::new(
+            method,
+            url,
+            response,
+            expected_len,
+            Some(digest),
+            resume,
+        ))
     }
 
     /// Fetches `range` of blob `digest` (offsets in bytes, end exclusive). The bytes of a range
@@ -355,16 +329,23 @@ impl Client {
             |start, end| start == range.start && end < range.end,
         )
         .await?;
-        let mut stream = BlobStream::new(method, url, response, Some(end - start + 1), None);
-        stream.resume = Some(Resume {
+        let resume = Resume {
             client: self.clone(),
             scope: repository.scope("pull"),
             start,
             end: Some(end),
             left: self.inner.config.retry.max_attempts.saturating_sub(1),
             done: 0,
-        });
-        Ok(stream)
+        };
+        let expected_len = Some(end - start + 1);
+        Ok(BlobStream::new(
+            method,
+            url,
+            response,
+            expected_len,
+            None,
+            resume,
+        ))
     }
 }
 

@@ -323,6 +323,21 @@ impl ClientError {
         }
     }
 
+    /// A mismatch found while checking content, as the typed variant that says which:
+    /// [`DigestMismatch`](ClientError::DigestMismatch) or
+    /// [`SizeMismatch`](ClientError::SizeMismatch).
+    pub(crate) fn from_mismatch(error: DigestError) -> ClientError {
+        match error {
+            DigestError::Mismatch { expected, actual } => {
+                ClientError::DigestMismatch { expected, actual }
+            }
+            DigestError::SizeMismatch { expected, actual } => {
+                ClientError::SizeMismatch { expected, actual }
+            }
+            other => ClientError::Digest(other),
+        }
+    }
+
     pub(crate) fn transport(
         method: &reqwest::Method,
         url: &str,

@@ -16,7 +16,8 @@
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
 //! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
 //!   last chunk only once the digest matched, [`Client::get_blob_range`],
-//!   [`Client::delete_blob`].
+//!   [`Client::delete_blob`]. The checking is a [`VerifyingStream`], which the crates above
+//!   use for any stream of blob bytes.
 //! - Uploads: [`Client::push_blob`], which takes an [`UploadMode`]: monolithic, one streamed
 //!   `PATCH` (resumable from the upload status after a cut when the content can be reopened at
 //!   an offset), or chunked (resuming from the upload status); the session calls under it:
@@ -86,6 +87,7 @@ mod manifests;
 mod proxy;
 mod referrers;
 mod uploads;
+mod verify;
 
 pub use crate::blobs::BlobStream;
 pub use crate::client::Client;
@@ -100,3 +102,4 @@ pub use crate::manifests::MANIFEST_ACCEPT;
 pub use crate::proxy::ProxyOptions;
 pub use crate::referrers::fallback_tag;
 pub use crate::uploads::{MountOutcome, Upload, UploadMode};
+pub use crate::verify::VerifyingStream;

@@ -34,12 +34,26 @@ pub enum DigestError {
         /// The digest the content has.
         actual: Digest,
     },
+    /// Content was checked against a size and had another: more bytes than expected (counted
+    /// up to the chunk that went over), or fewer when it ended.
+    #[error("size mismatch: expected {expected} bytes, received {actual}")]
+    SizeMismatch {
+        /// The size the content was supposed to have.
+        expected: u64,
+        /// The bytes received.
+        actual: u64,
+    },
 }
 
 impl DigestError {
     /// True when content did not match the digest it was verified against.
     pub fn is_mismatch(&self) -> bool {
         matches!(self, Self::Mismatch { .. })
+    }
+
+    /// True when content did not have the size it was checked against.
+    pub fn is_size_mismatch(&self) -> bool {
+        matches!(self, Self::SizeMismatch { .. })
     }
 }
 

@@ -5,7 +5,9 @@
 //! `serde` behind the `serde` feature), so tools that only parse references can use it alone.
 //!
 //! - [`Digest`] and [`Algorithm`]: `sha256:<hex>` and `sha512:<hex>`, validated as go-digest does;
-//!   [`Digester`] hashes a stream and [`Verifier`] checks one against an expected digest.
+//!   [`Digester`] hashes a stream and [`Verifier`] checks one against an expected digest;
+//!   [`ChunkVerifier`] checks content that arrives in chunks and holds back the last one until
+//!   the whole has matched, for the stream adaptors of the crates above.
 //! - [`Reference`]: the Docker reference grammar, `[domain[:port]/]path[:tag][@digest]`, with
 //!   the strict and normalising parsers of `distribution/reference`.
 //! - [`RepositoryName`] and [`Tag`]: the names a registry sees in its URLs.
@@ -33,6 +35,7 @@
 //! - `serde`: [`Digest`], [`Reference`], [`RepositoryName`] and [`Tag`] serialise as strings and
 //!   are validated when deserialised.
 
+mod chunks;
 mod digest;
 mod error;
 mod grammar;
@@ -41,6 +44,7 @@ mod reference;
 #[cfg(feature = "serde")]
 mod serde_impls;
 
+pub use crate::chunks::ChunkVerifier;
 pub use crate::digest::{Algorithm, Digest, Digester, Verifier};
 pub use crate::error::{DigestError, ReferenceError};
 pub use crate::name::{RepositoryName, Tag};

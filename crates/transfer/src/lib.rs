@@ -11,7 +11,8 @@
 //!
 //! Every transport reads through an [`ImageSource`] and writes through an
 //! [`ImageDestination`]; the copy engine ([`copy`]) joins any source to any destination,
-//! reporting [`ProgressEvent`]s as it goes.
+//! reporting [`ProgressEvent`]s as it goes. Sources hand out raw bytes and destinations check
+//! them; [`verify_blob`] checks a blob read for any other use as it streams.
 //!
 //! # Features
 //!
@@ -29,6 +30,7 @@ pub mod open;
 pub mod progress;
 pub mod registry;
 pub mod transport;
+mod verify;
 
 pub use crate::docker_archive::{DockerArchiveDestination, DockerArchiveSource};
 pub use crate::error::{Interruption, Missing, TransferError, Unsupported};
@@ -37,3 +39,4 @@ pub use crate::name::{DockerArchiveRef, ImageName};
 pub use crate::oci_archive::{OciArchiveDestination, OciArchiveSource};
 pub use crate::progress::{ProgressEvent, ProgressSink};
 pub use crate::transport::{BlobStore, BlobStream, ImageDestination, ImageSource, MountOrigin};
+pub use crate::verify::verify_blob;

@@ -444,21 +444,7 @@ impl ImageDestination for RegistryDestination {
     ) -> Result<(), TransferError> {
         let digest = &descriptor.digest;
         if offset == 0 && descriptor.size <= MONOLITHIC_UPLOAD_LIMIT {
-            let content = collect(data, descriptor.size).await?;
-            if content.len() as u64 != descriptor.size {
-                return Err(TransferError::SizeMismatch {
-                    digest: digest.clone(),
-                    expected: descriptor.size,
-                    actual: content.len() as u64,
-                });
-            }
-            let actual = Digest::of(digest.algorithm(), &content);
-            if &actual != digest {
-                return Err(TransferError::DigestMismatch {
-                    expected: digest.clone(),
-                    actual,
-                });
-            }
+            let content = collect(crate::verify_blob(descriptor, data), descriptor.size).await?;
             match self.take_session(digest) {
                 Some(session) if session.offset() == 0 => {
                     self.client
