@@ -10,11 +10,11 @@ mod args;
 mod auth_store;
 mod commands;
 mod exit;
-mod image_reader;
 mod logging;
 mod output;
 mod progress;
 mod registry;
+mod source;
 mod target;
 
 use std::process::ExitCode;

@@ -232,3 +232,48 @@ fn delete_refused_by_the_server_is_reported() {
     );
     assert_exit(&home.run(["digest", &image.reference]), 0);
 }
+
+#[test]
+fn inspect_finds_a_platform_in_a_nested_index_as_copy_does() {
+    let server = Server::start(false);
+    let home = Home::new();
+    let amd = push_image(&server.addr, "nested", "amd", "linux/amd64", &[b"x86"]);
+    let arm = push_image(&server.addr, "nested", "arm", "linux/arm64", &[b"arm"]);
+    let inner = push_index(&server.addr, "nested", "inner", &[("linux/arm64", &arm)]);
+    let outer = gantry_spec::ImageIndex::builder()
+        .manifest(
+            amd.manifest
+                .descriptor()
+                .with_platform(gantry_spec::Platform::parse("linux/amd64").unwrap()),
+        )
+        .manifest(inner.descriptor())
+        .build()
+        .unwrap();
+    let reference = format!("{}/nested:1", server.addr);
+    support::block_on(support::client().put_manifest(
+        &gantry_reference::Reference::parse(&reference).unwrap(),
+        &outer,
+    ))
+    .unwrap();
+
+    let picked = json(&home.run(["inspect", "--json", "--platform", "linux/arm64", &reference]));
+    assert_eq!(picked["digest"], arm.manifest.digest().to_string());
+    assert_eq!(picked["index"], outer.digest().to_string());
+    let manifest = home.run(["manifest", "--platform", "linux/arm64", &reference]);
+    assert_exit(&manifest, 0);
+    assert_eq!(manifest.stdout, arm.manifest.bytes().as_ref());
+
+    let layout = format!("oci:{}:arm", home.path().join("copied").display());
+    let copy = home.run([
+        "copy",
+        "--quiet",
+        "--platform",
+        "linux/arm64",
+        &reference,
+        &layout,
+    ]);
+    assert_exit(&copy, 0);
+    let copied = home.run(["digest", &layout]);
+    assert_exit(&copied, 0);
+    assert_eq!(stdout(&copied).trim(), picked["digest"].as_str().unwrap());
+}

@@ -5,8 +5,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::args::GlobalOptions;
-use crate::image_reader::ImageReader;
+use gantry_transfer::ImageName;
+
 use crate::output;
+use crate::source::OpenedImage;
 
 /// Arguments of `gantry digest`.
 #[derive(Debug, Args)]
@@ -29,10 +31,10 @@ struct DigestOutput {
 
 /// Prints the digest, or `{"name","digest","mediaType","size"}` with `--json`.
 pub(crate) async fn run(args: DigestArgs, global: &GlobalOptions) -> anyhow::Result<()> {
-    let reader = ImageReader::open(&args.image, global).await?;
-    let descriptor = match reader.registry() {
-        Some((client, reference)) => client.head_manifest(reference).await?,
-        None => reader.manifest(None).await?.descriptor(),
+    let reader = OpenedImage::open(&args.image, global).await?;
+    let descriptor = match reader.source.name() {
+        ImageName::Registry(reference) => reader.client.head_manifest(reference).await?,
+        _ => reader.source.manifest(None).await?.descriptor(),
     };
     if global.json {
         return output::print_json(&DigestOutput {

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::args::GlobalOptions;
 use crate::exit::usage;
-use crate::image_reader::ImageReader;
 use crate::output::{self, human_size};
+use crate::source::OpenedImage;
 
 /// The largest config blob read for the summary; larger ones are left out of it.
 const MAX_CONFIG_SIZE: u64 = 8 * 1024 * 1024;
@@ -37,8 +37,8 @@ pub(crate) struct InspectArgs {
 /// Prints the summary (text or `--json`), or the raw manifest or config.
 pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Result<()> {
     let platform = args.platform.as_deref().map(parse_platform).transpose()?;
-    let reader = ImageReader::open(&args.image, global).await?;
-    let top = reader.manifest(None).await?;
+    let reader = OpenedImage::open(&args.image, global).await?;
+    let top = reader.source.manifest(None).await?;
     let wanted = match (&platform, args.config) {
         (Some(platform), _) => Some(platform.clone()),
         (None, true) => Some(Platform::host()),
@@ -46,7 +46,7 @@ pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Re
     };
     let (image, index) = match (top.as_index(), wanted) {
         (Some(_), Some(platform)) => {
-            let child = select_platform(&reader, &top, &platform).await?;
+            let child = reader.platform_manifest(&top, &platform).await?;
             (child, Some(top))
         }
         _ => (top, None),
@@ -73,27 +73,6 @@ pub(crate) async fn run(args: InspectArgs, global: &GlobalOptions) -> anyhow::Re
 /// Reads `os/arch[/variant]`.
 pub(crate) fn parse_platform(input: &str) -> anyhow::Result<Platform> {
     Platform::parse(input).map_err(|error| usage(format!("invalid platform {input:?}: {error}")))
-}
-
-/// The manifest of `index`'s image that best suits `platform`.
-pub(crate) async fn select_platform(
-    reader: &ImageReader,
-    index: &Manifest,
-    platform: &Platform,
-) -> anyhow::Result<Manifest> {
-    let entry = platform.best_match(index.manifests()).ok_or_else(|| {
-        let available: Vec<String> = index
-            .manifests()
-            .iter()
-            .filter_map(|entry| entry.platform.as_ref().map(ToString::to_string))
-            .collect();
-        anyhow::anyhow!(
-            "{} has no image for {platform} (it has: {})",
-            reader.name(),
-            available.join(", ")
-        )
-    })?;
-    reader.manifest(Some(&entry.digest)).await
 }
 
 /// What `inspect` shows of an image or an index.
@@ -134,7 +113,7 @@ pub(crate) struct Summary {
 
 /// Gathers the summary of `manifest` (and of its config, when it is an image's).
 async fn summarise(
-    reader: &ImageReader,
+    reader: &OpenedImage,
     manifest: &Manifest,
     index: Option<&Manifest>,
 ) -> anyhow::Result<Summary> {
@@ -182,7 +161,7 @@ async fn summarise(
 /// The image config `descriptor` names, when it is one of reasonable size that parses (an
 /// artifact's config often is not).
 async fn read_config(
-    reader: &ImageReader,
+    reader: &OpenedImage,
     descriptor: &Descriptor,
 ) -> anyhow::Result<Option<ImageConfig>> {
     if descriptor.size > MAX_CONFIG_SIZE {

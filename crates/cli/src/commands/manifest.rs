@@ -3,9 +3,9 @@
 use clap::Args;
 
 use crate::args::GlobalOptions;
-use crate::commands::inspect::{parse_platform, select_platform};
-use crate::image_reader::ImageReader;
+use crate::commands::inspect::parse_platform;
 use crate::output;
+use crate::source::OpenedImage;
 
 /// Arguments of `gantry manifest`.
 #[derive(Debug, Args)]
@@ -22,12 +22,12 @@ pub(crate) struct ManifestArgs {
 /// Writes the manifest's bytes (JSON already, so `--json` changes nothing) to standard output.
 pub(crate) async fn run(args: ManifestArgs, global: &GlobalOptions) -> anyhow::Result<()> {
     let platform = args.platform.as_deref().map(parse_platform).transpose()?;
-    let reader = ImageReader::open(&args.image, global).await?;
-    let mut manifest = reader.manifest(None).await?;
+    let reader = OpenedImage::open(&args.image, global).await?;
+    let mut manifest = reader.source.manifest(None).await?;
     if let Some(platform) = platform
         && manifest.as_index().is_some()
     {
-        manifest = select_platform(&reader, &manifest, &platform).await?;
+        manifest = reader.platform_manifest(&manifest, &platform).await?;
     }
     output::write_stdout(manifest.bytes())
 }

@@ -72,7 +72,7 @@ use self::feed::{Reader, Stats};
 use self::limits::RegistryLimits;
 pub use self::options::{CopyOptions, RangedFetch, RetryOptions};
 use self::plan::Node;
-pub use self::plan::PlatformSelection;
+pub use self::plan::{PlatformSelection, select_platform};
 use crate::{BlobStore, ImageDestination, ImageSource, ProgressEvent, TransferError, Unsupported};
 
 /// How the blobs of a copy went.

@@ -180,8 +180,10 @@ fn load<'a>(
     })
 }
 
-/// The image manifest of `index` (nested indexes searched too) that best suits `wanted`.
-pub(crate) async fn select_platform(
+/// The image manifest of `index` (nested indexes searched too) that best suits `wanted`
+/// ([`Platform::best_match`]): what a copy with [`PlatformSelection::Platform`] takes.
+/// [`TransferError::NoMatchingPlatform`] when no image suits.
+pub async fn select_platform(
     source: &dyn ImageSource,
     index: &Manifest,
     wanted: &Platform,
