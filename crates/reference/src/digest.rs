@@ -136,20 +136,32 @@ impl Digest {
 
     /// Builds a digest from a raw hash of the algorithm's output length.
     fn from_hash(algorithm: Algorithm, hash: &[u8]) -> Digest {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let name = algorithm.as_str();
         let mut repr = String::with_capacity(name.len() + 1 + hash.len() * 2);
         repr.push_str(name);
         repr.push(':');
-        for byte in hash {
-            repr.push(char::from(HEX[usize::from(byte >> 4)]));
-            repr.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
+        push_hex(&mut repr, hash);
         Digest {
             repr: repr.into_boxed_str(),
             algorithm,
         }
     }
+}
+
+/// Appends `bytes` to `out` in lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+}
+
+/// `bytes` in lower-case hex.
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
 }
 
 /// Validates `s` as go-digest's `Digest.Validate` does and returns its algorithm.

@@ -7,7 +7,9 @@
 //! - [`Digest`] and [`Algorithm`]: `sha256:<hex>` and `sha512:<hex>`, validated as go-digest does;
 //!   [`Digester`] hashes a stream and [`Verifier`] checks one against an expected digest;
 //!   [`ChunkVerifier`] checks content that arrives in chunks and holds back the last one until
-//!   the whole has matched, for the stream adaptors of the crates above.
+//!   the whole has matched, for the stream adaptors of the crates above; [`Ingest`],
+//!   [`SavedState`] and [`Resume`] are a resumable ingest's hash state and the rules for
+//!   trusting a saved one, for the crates above that keep partial content.
 //! - [`Reference`]: the Docker reference grammar, `[domain[:port]/]path[:tag][@digest]`, with
 //!   the strict and normalising parsers of `distribution/reference`.
 //! - [`RepositoryName`] and [`Tag`]: the names a registry sees in its URLs.
@@ -39,6 +41,7 @@ mod chunks;
 mod digest;
 mod error;
 mod grammar;
+mod ingest;
 mod name;
 mod reference;
 #[cfg(feature = "serde")]
@@ -47,6 +50,7 @@ mod serde_impls;
 pub use crate::chunks::ChunkVerifier;
 pub use crate::digest::{Algorithm, Digest, Digester, Verifier};
 pub use crate::error::{DigestError, ReferenceError};
+pub use crate::ingest::{Ingest, Rehash, Resume, SavedState};
 pub use crate::name::{RepositoryName, Tag};
 pub use crate::reference::{
     DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPOSITORY_PREFIX, Reference,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use gantry_reference::{Algorithm, Digest, Digester, RepositoryName};
+use gantry_reference::{Algorithm, Digest, Ingest, RepositoryName, Resume, SavedState};
 use gantry_spec::Descriptor;
 
 use super::inner::Inner;
@@ -203,12 +203,12 @@ impl BlobStore {
             .driver
             .put_content(&started_path, Bytes::from(time::format_rfc3339(started_at)))
             .await?;
-        let digester = Digester::new(options.algorithm);
+        let ingest = Ingest::new(options.algorithm);
         // The state at offset 0 records the session's algorithm for whoever resumes it.
         let state = paths::upload_hash_state(&self.name, &id, options.algorithm, 0)?;
         self.inner
             .driver
-            .put_content_unsynced(&state, Bytes::from(digester.state()))
+            .put_content_unsynced(&state, Bytes::from(ingest.saved().into_bytes()))
             .await?;
         Ok(Created::Upload(BlobWriter {
             inner: Arc::clone(&self.inner),
@@ -217,8 +217,7 @@ impl BlobStore {
             // Stored with whole seconds: report what a resumed writer will see.
             started_at: time::parse_rfc3339(&time::format_rfc3339(started_at))
                 .unwrap_or(started_at),
-            digester,
-            size: 0,
+            ingest,
             file: None,
             _guard: guard,
         }))
@@ -266,20 +265,22 @@ impl BlobStore {
             Err(StorageError::PathNotFound { .. }) => 0,
             Err(error) => return Err(error),
         };
-        let digester = self.restore_digester(id, size).await?;
+        let ingest = self.restore_ingest(id, size).await?;
         Ok(BlobWriter {
             inner: Arc::clone(&self.inner),
             name: self.name.clone(),
             id: id.to_owned(),
             started_at,
-            digester,
-            size,
+            ingest,
             file: None,
             _guard: guard,
         })
     }
 
-    async fn restore_digester(&self, id: &str, size: u64) -> Result<Digester, StorageError> {
+    /// The ingest of a session whose data holds `size` bytes: from the hash state saved at
+    /// that size when one is whole ([`Resume::trusting_state`]), else from the data hashed
+    /// again with the session's algorithm (sha256 when the states do not say which).
+    async fn restore_ingest(&self, id: &str, size: u64) -> Result<Ingest, StorageError> {
         let upload = paths::upload_dir(&self.name, id)?;
         let algorithms: Vec<Algorithm> = self
             .inner
@@ -290,23 +291,25 @@ impl BlobStore {
             .collect();
         for &algorithm in &algorithms {
             let path = paths::upload_hash_state(&self.name, id, algorithm, size)?;
-            match self.inner.driver.get_content(&path).await {
-                Ok(state) => {
-                    if let Ok(digester) = Digester::resume(algorithm, &state) {
-                        return Ok(digester);
-                    }
-                }
-                Err(StorageError::PathNotFound { .. }) => {}
+            let saved = match self.inner.driver.get_content(&path).await {
+                Ok(state) => SavedState::new(algorithm, size, state.to_vec()),
+                Err(StorageError::PathNotFound { .. }) => continue,
                 Err(error) => return Err(error),
+            };
+            if let Resume::Continue(ingest) = Resume::trusting_state(algorithm, Some(&saved), size)
+            {
+                return Ok(ingest);
             }
         }
         let algorithm = match algorithms.as_slice() {
             [only] => *only,
             _ => Algorithm::Sha256,
         };
-        let mut digester = Digester::new(algorithm);
-        upload::rehash(&self.inner, &self.name, id, size, &mut digester).await?;
-        Ok(digester)
+        match Resume::trusting_state(algorithm, None, size) {
+            Resume::Continue(ingest) => Ok(ingest),
+            Resume::Rehash(again) => upload::rehash(&self.inner, &self.name, id, again).await,
+            Resume::Restart => Ok(Ingest::new(algorithm)),
+        }
     }
 
     /// Removes the upload session `id`. A second cancel of the same session (or one of a

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use gantry_reference::{Algorithm, Digest, Digester, RepositoryName};
+use gantry_reference::{Algorithm, Digest, Ingest, Rehash, RepositoryName};
 use gantry_spec::Descriptor;
 use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedMutexGuard;
@@ -30,8 +30,8 @@ pub struct BlobWriter {
     pub(crate) name: RepositoryName,
     pub(crate) id: String,
     pub(crate) started_at: SystemTime,
-    pub(crate) digester: Digester,
-    pub(crate) size: u64,
+    /// The bytes received so far: their running hash and count.
+    pub(crate) ingest: Ingest,
     pub(crate) file: Option<Box<dyn FileWriter>>,
     pub(crate) _guard: OwnedMutexGuard<()>,
 }
@@ -41,8 +41,8 @@ impl fmt::Debug for BlobWriter {
         f.debug_struct("BlobWriter")
             .field("repository", &self.name)
             .field("id", &self.id)
-            .field("size", &self.size)
-            .field("algorithm", &self.digester.algorithm())
+            .field("size", &self.ingest.length())
+            .field("algorithm", &self.ingest.algorithm())
             .finish_non_exhaustive()
     }
 }
@@ -55,7 +55,7 @@ impl BlobWriter {
 
     /// The bytes received so far: where the next chunk must start.
     pub fn size(&self) -> u64 {
-        self.size
+        self.ingest.length()
     }
 
     /// When the session began.
@@ -70,7 +70,7 @@ impl BlobWriter {
 
     /// The algorithm the upload is hashed with as it streams.
     pub fn algorithm(&self) -> Algorithm {
-        self.digester.algorithm()
+        self.ingest.algorithm()
     }
 
     /// Appends `chunk`, hashing it. After an error the writer should be dropped: the session
@@ -83,14 +83,12 @@ impl BlobWriter {
             Some(file) => file,
             None => {
                 let path = paths::upload_data(&self.name, &self.id)?;
-                let file = self.inner.driver.writer(&path, self.size > 0).await?;
+                let file = self.inner.driver.writer(&path, self.size() > 0).await?;
                 self.file.insert(file)
             }
         };
-        self.digester.update(&chunk);
-        let length = chunk.len() as u64;
-        file.write(chunk).await?;
-        self.size += length;
+        file.write(chunk.clone()).await?;
+        self.ingest.update(&chunk);
         Ok(())
     }
 
@@ -98,10 +96,10 @@ impl BlobWriter {
     /// [`size`](Self::size), nothing is written and the answer is
     /// [`StorageError::UploadOffsetMismatch`] (the server's 416).
     pub async fn write_at(&mut self, offset: u64, chunk: Bytes) -> Result<(), StorageError> {
-        if offset != self.size {
+        if offset != self.size() {
             return Err(StorageError::UploadOffsetMismatch {
                 id: self.id.clone(),
-                size: self.size,
+                size: self.size(),
                 offset,
             });
         }
@@ -120,10 +118,12 @@ impl BlobWriter {
         if let Some(file) = self.file.take() {
             file.close().await?;
         }
-        let path = paths::upload_hash_state(&self.name, &self.id, self.algorithm(), self.size)?;
+        let saved = self.ingest.saved();
+        let path =
+            paths::upload_hash_state(&self.name, &self.id, saved.algorithm(), saved.offset())?;
         self.inner
             .driver
-            .put_content_unsynced(&path, Bytes::from(self.digester.state()))
+            .put_content_unsynced(&path, Bytes::from(saved.into_bytes()))
             .await
     }
 
@@ -158,21 +158,23 @@ impl BlobWriter {
         provisional: &Digest,
         expected_size: Option<u64>,
     ) -> Result<Digest, StorageError> {
+        let size = self.size();
         if let Some(expected) = expected_size
-            && expected != self.size
+            && expected != size
         {
             return Err(StorageError::SizeMismatch {
                 expected,
-                actual: self.size,
+                actual: size,
             });
         }
-        let canonical = self.digester.clone().finish();
+        let canonical = self.ingest.digest();
         let actual = if provisional.algorithm() == canonical.algorithm() {
             canonical.clone()
         } else {
-            let mut digester = Digester::new(provisional.algorithm());
-            rehash(&self.inner, &self.name, &self.id, self.size, &mut digester).await?;
-            digester.finish()
+            let again = Rehash::new(provisional.algorithm(), size);
+            rehash(&self.inner, &self.name, &self.id, again)
+                .await?
+                .finish()
         };
         if &actual != provisional {
             return Err(StorageError::DigestMismatch {
@@ -193,12 +195,12 @@ impl BlobWriter {
             let _blob = self.inner.lock_blob(&canonical).await;
             if self.inner.blob_size(&canonical).await?.is_none() {
                 let target = paths::blob_data(&canonical)?;
-                if self.size == 0 && !self.inner.exists(&data).await? {
+                if self.size() == 0 && !self.inner.exists(&data).await? {
                     self.inner.driver.put_content(&target, Bytes::new()).await?;
                 } else {
                     self.inner.driver.move_path(&data, &target).await?;
                 }
-                self.inner.sizes.insert(canonical.clone(), self.size);
+                self.inner.sizes.insert(canonical.clone(), self.size());
             }
         }
         let links = [canonical.clone(), provisional.clone()];
@@ -213,7 +215,7 @@ impl BlobWriter {
         Ok(Descriptor::new(
             BLOB_MEDIA_TYPE,
             provisional.clone(),
-            self.size,
+            self.size(),
         ))
     }
 
@@ -233,36 +235,36 @@ impl BlobWriter {
     }
 }
 
-/// Feeds the first `size` bytes of the session's data to `digester`, as a stream.
+/// Hashes the session's data again as `again` asks (its first [`Rehash::length`] bytes), as a
+/// stream; the ingest to carry on with.
 pub(crate) async fn rehash(
     inner: &Inner,
     name: &RepositoryName,
     id: &str,
-    size: u64,
-    digester: &mut Digester,
-) -> Result<(), StorageError> {
-    if size == 0 {
-        return Ok(());
-    }
+    mut again: Rehash,
+) -> Result<Ingest, StorageError> {
     let path = paths::upload_data(name, id)?;
-    let mut reader = inner.driver.reader(&path, 0).await?;
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut remaining = size;
-    while remaining > 0 {
-        let want = usize::try_from(remaining.min(buffer.len() as u64)).unwrap_or(buffer.len());
-        let read = reader
-            .read(&mut buffer[..want])
-            .await
-            .map_err(|source| StorageError::io(path.as_str(), source))?;
-        if read == 0 {
-            return Err(StorageError::Corrupt {
-                path: path.to_string(),
-            });
+    let corrupt = || StorageError::Corrupt {
+        path: path.to_string(),
+    };
+    if again.remaining() > 0 {
+        let mut reader = inner.driver.reader(&path, 0).await?;
+        let mut buffer = vec![0u8; 256 * 1024];
+        while again.remaining() > 0 {
+            let want = usize::try_from(again.remaining())
+                .unwrap_or(buffer.len())
+                .min(buffer.len());
+            let read = reader
+                .read(&mut buffer[..want])
+                .await
+                .map_err(|source| StorageError::io(path.as_str(), source))?;
+            if read == 0 {
+                return Err(corrupt());
+            }
+            again.update(&buffer[..read]);
         }
-        digester.update(&buffer[..read]);
-        remaining -= read as u64;
     }
-    Ok(())
+    again.finish().map_err(|_| corrupt())
 }
 
 /// Reads a session's start time: `startedat`, or failing that the session directory's time.

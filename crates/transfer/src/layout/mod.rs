@@ -25,7 +25,7 @@
 //! .gantry-ingest/<alg>-<hex>.state   {"digest", "size", "offset", "hashState"}: JSON
 //! ```
 //!
-//! The state (the [`Digester`](gantry_reference::Digester) state after `offset` bytes) is
+//! The state (a [`SavedState`](gantry_reference::SavedState) in hex, after `offset` bytes) is
 //! saved, after an fsync of the data, every 4 MiB and when the stream fails or ends early, so a
 //! copy killed and started again loses at most the last 4 MiB.
 //! [`resume_offset`](crate::ImageDestination::resume_offset) answers `offset` only when the data

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::StreamExt;
-use gantry_reference::{Algorithm, Digest, Digester};
+use gantry_reference::{Digest, Ingest, Rehash, Resume, SavedState};
 use gantry_spec::layout::{self, OciLayout};
 use gantry_spec::{Descriptor, ImageIndex, Manifest, ParseOptions, annotations};
 use serde::{Deserialize, Serialize};
@@ -27,14 +27,15 @@ const CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
 const STATE_LIMIT: u64 = 64 * 1024;
 
 /// What is saved beside a partial blob: which blob, how many of its bytes the data file holds
-/// (verified as a prefix when resumed) and the hash state after them.
+/// (verified as a prefix when resumed) and the hash state after them. The rule for trusting it
+/// is [`Resume::checking_data`].
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IngestState {
     digest: Digest,
     size: u64,
     offset: u64,
-    /// [`Digester::state`] after `offset` bytes, in lower-case hex.
+    /// [`SavedState::to_hex`] after `offset` bytes.
     hash_state: String,
 }
 
@@ -49,7 +50,7 @@ pub(crate) struct LayoutWriter {
     /// One lock per blob being written or resumed.
     locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
     /// Prefixes [`resume_offset`](Self::resume_offset) verified, and their hash states.
-    verified: Mutex<HashMap<Digest, (u64, Digester)>>,
+    verified: Mutex<HashMap<Digest, Ingest>>,
 }
 
 /// Marks one user of the ingest area; the last one out removes the directory when empty.
@@ -189,8 +190,9 @@ impl LayoutWriter {
         let verified = self.verify_ingest(descriptor).await?;
         let mut cache = lock(&self.verified);
         Ok(match verified {
-            Some((offset, digester)) => {
-                cache.insert(descriptor.digest.clone(), (offset, digester));
+            Some(ingest) => {
+                let offset = ingest.length();
+                cache.insert(descriptor.digest.clone(), ingest);
                 offset
             }
             None => {
@@ -220,11 +222,12 @@ impl LayoutWriter {
 
     /// Checks what the ingest area holds for the blob: a state for this digest and size, a data
     /// file at least as long as the state says (cut back to it), and a prefix that hashes to
-    /// what the state says. Anything else is discarded and `None` answered.
+    /// what the state says ([`Resume::checking_data`]). Anything else is discarded and `None`
+    /// answered.
     async fn verify_ingest(
         &self,
         descriptor: &Descriptor,
-    ) -> Result<Option<(u64, Digester)>, TransferError> {
+    ) -> Result<Option<Ingest>, TransferError> {
         let digest = &descriptor.digest;
         let (data, state_path) = self.ingest_files(digest);
         // An oversized state is as bad as a missing one: both are discarded.
@@ -245,44 +248,37 @@ impl LayoutWriter {
         };
         let saved = serde_json::from_slice::<IngestState>(&state)
             .ok()
-            .filter(|state| {
-                state.digest == *digest && state.size == descriptor.size && state.offset > 0
-            })
+            .filter(|state| state.digest == *digest && state.size == descriptor.size)
             .filter(|state| state.offset <= descriptor.size)
             .and_then(|state| {
-                let bytes = decode_hex(&state.hash_state)?;
-                let digester = Digester::resume(digest.algorithm(), &bytes).ok()?;
-                Some((state.offset, digester))
+                SavedState::from_hex(digest.algorithm(), state.offset, &state.hash_state).ok()
             });
-        let Some((offset, saved)) = saved else {
-            tracing::debug!(%digest, "discarding an unreadable ingest state");
-            self.discard(digest).await?;
-            return Ok(None);
-        };
         let length = match tokio::fs::metadata(&data).await {
             Ok(metadata) => metadata.len(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
             Err(error) => return Err(TransferError::io(data, error)),
         };
-        if length < offset {
-            tracing::debug!(%digest, length, offset, "discarding ingest data shorter than its state");
-            self.discard(digest).await?;
-            return Ok(None);
-        }
-        let algorithm = digest.algorithm();
+        let again = match Resume::checking_data(saved.as_ref(), length) {
+            Resume::Rehash(again) => again,
+            Resume::Continue(_) | Resume::Restart => {
+                tracing::debug!(%digest, length, "discarding an ingest state that does not fit its data");
+                self.discard(digest).await?;
+                return Ok(None);
+            }
+        };
+        let offset = again.length();
         let rehashed = {
             let data = data.clone();
-            fsutil::blocking(&data.clone(), move || {
-                rehash_prefix(&data, offset, length, algorithm)
-            })
-            .await?
+            fsutil::blocking(&data.clone(), move || rehash_prefix(&data, length, again)).await?
         };
-        if rehashed.clone().finish() != saved.finish() {
-            tracing::debug!(%digest, offset, "discarding ingest data that does not hash to its state");
-            self.discard(digest).await?;
-            return Ok(None);
+        match rehashed {
+            Some(ingest) => Ok(Some(ingest)),
+            None => {
+                tracing::debug!(%digest, offset, "discarding ingest data that does not hash to its state");
+                self.discard(digest).await?;
+                Ok(None)
+            }
         }
-        Ok(Some((offset, rehashed)))
     }
 
     /// Saves the data written so far and the hash state after it.
@@ -290,17 +286,17 @@ impl LayoutWriter {
         &self,
         file: &mut tokio::fs::File,
         descriptor: &Descriptor,
-        offset: u64,
-        digester: &Digester,
+        ingest: &Ingest,
     ) -> Result<(), TransferError> {
         let (data, state_path) = self.ingest_files(&descriptor.digest);
         file.flush().await.map_err(io_error(&data))?;
         file.sync_data().await.map_err(io_error(&data))?;
+        let saved = ingest.saved();
         let state = IngestState {
             digest: descriptor.digest.clone(),
             size: descriptor.size,
-            offset,
-            hash_state: encode_hex(&digester.state()),
+            offset: saved.offset(),
+            hash_state: saved.to_hex(),
         };
         let content = serde_json::to_vec(&state).map_err(|error| {
             TransferError::io(&state_path, std::io::Error::other(error.to_string()))
@@ -321,12 +317,12 @@ impl LayoutWriter {
         let _guard = self.lock_blob(digest).await;
         let _use = self.enter()?;
         let (data_path, state_path) = self.ingest_files(digest);
-        let (mut digester, mut written, mut file) = if offset == 0 {
+        let (mut ingest, mut file) = if offset == 0 {
             self.discard(digest).await?;
             let file = tokio::fs::File::create(&data_path)
                 .await
                 .map_err(io_error(&data_path))?;
-            (Digester::new(digest.algorithm()), 0, file)
+            (Ingest::new(digest.algorithm()), file)
         } else {
             let cached = lock(&self.verified).remove(digest);
             let verified = match cached {
@@ -334,7 +330,7 @@ impl LayoutWriter {
                 None => self.verify_ingest(descriptor).await?,
             };
             match verified {
-                Some((available, digester)) if available == offset => {
+                Some(ingest) if ingest.length() == offset => {
                     let mut file = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&data_path)
@@ -345,10 +341,10 @@ impl LayoutWriter {
                     tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(offset))
                         .await
                         .map_err(io_error(&data_path))?;
-                    (digester, offset, file)
+                    (ingest, file)
                 }
                 other => {
-                    let available = other.map_or(0, |(available, _)| available);
+                    let available = other.map_or(0, |ingest| ingest.length());
                     return Err(TransferError::ResumeMismatch {
                         digest: digest.clone(),
                         offset,
@@ -357,16 +353,15 @@ impl LayoutWriter {
                 }
             }
         };
-        let mut saved_at = written;
+        let mut saved_at = ingest.length();
         while let Some(chunk) = data.next().await {
+            let written = ingest.length();
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(error) => {
                     // Keep what arrived for the next attempt, in this process or another.
                     if written > saved_at
-                        && let Err(save) = self
-                            .checkpoint(&mut file, descriptor, written, &digester)
-                            .await
+                        && let Err(save) = self.checkpoint(&mut file, descriptor, &ingest).await
                     {
                         tracing::warn!(%digest, error = %save, "could not save a partial blob");
                     }
@@ -388,19 +383,17 @@ impl LayoutWriter {
                 self.discard(digest).await?;
                 return Err(TransferError::io(&data_path, error));
             }
-            digester.update(&chunk);
-            written += length;
-            if written - saved_at >= CHECKPOINT_BYTES {
-                self.checkpoint(&mut file, descriptor, written, &digester)
-                    .await?;
-                saved_at = written;
+            ingest.update(&chunk);
+            if ingest.length() - saved_at >= CHECKPOINT_BYTES {
+                self.checkpoint(&mut file, descriptor, &ingest).await?;
+                saved_at = ingest.length();
             }
         }
+        let written = ingest.length();
         if written < descriptor.size {
             // A clean end too early: what came may still be a prefix of the blob.
             if written > saved_at {
-                self.checkpoint(&mut file, descriptor, written, &digester)
-                    .await?;
+                self.checkpoint(&mut file, descriptor, &ingest).await?;
             }
             return Err(TransferError::SizeMismatch {
                 digest: digest.clone(),
@@ -411,7 +404,7 @@ impl LayoutWriter {
         file.flush().await.map_err(io_error(&data_path))?;
         file.sync_all().await.map_err(io_error(&data_path))?;
         drop(file);
-        let actual = digester.finish();
+        let actual = ingest.finish();
         if actual != *digest {
             self.discard(digest).await?;
             return Err(TransferError::DigestMismatch {
@@ -523,15 +516,16 @@ impl LayoutWriter {
     }
 }
 
-/// Hashes the first `offset` bytes of `data`, cutting the file back to them when it is longer
-/// (`length`).
+/// Hashes the first [`Rehash::length`] bytes of `data` again, cutting the file back to them
+/// when it is longer (`length`): the ingest to carry on with, or `None` when they do not hash
+/// to the saved state.
 fn rehash_prefix(
     data: &Path,
-    offset: u64,
     length: u64,
-    algorithm: Algorithm,
-) -> Result<Digester, TransferError> {
+    mut again: Rehash,
+) -> Result<Option<Ingest>, TransferError> {
     use std::io::Read as _;
+    let offset = again.length();
     if length > offset {
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -541,33 +535,14 @@ fn rehash_prefix(
     }
     let file = std::fs::File::open(data).map_err(io_error(data))?;
     let mut reader = std::io::BufReader::with_capacity(1024 * 1024, file).take(offset);
-    let mut digester = Digester::new(algorithm);
-    let copied = std::io::copy(&mut reader, &mut digester).map_err(io_error(data))?;
+    let copied = std::io::copy(&mut reader, &mut again).map_err(io_error(data))?;
     if copied != offset {
         return Err(TransferError::io(
             data,
             std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "partial blob shrank"),
         ));
     }
-    Ok(digester)
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut hex, byte| {
-        let _ = write!(hex, "{byte:02x}");
-        hex
-    })
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
+    Ok(again.finish().ok())
 }
 
 impl LayoutWriter {
