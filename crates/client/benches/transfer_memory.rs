@@ -1,5 +1,5 @@
 //! Peak memory while the client pushes a 4 GiB blob (streamed and chunked) and pulls it back
-//! through a verified `BlobStream`, against an in-process server that discards what it receives
+//! through a verified `VerifiedBlobStream`, against an in-process server that discards what it receives
 //! and generates what it sends: the process's peak resident set (`VmHWM`) against its resident
 //! set before (`VmRSS`). A plain program (not criterion), so the peak is this work's alone.
 //!

@@ -49,15 +49,15 @@ struct Resume {
 /// When the connection breaks mid-body, a download resumes where it stopped with a `Range`
 /// request (as many times as the retry policy has retries), and goes on hashing: the caller
 /// sees one stream. A ranged download resumes the same way, asking for the rest of its range.
-pub struct BlobStream {
+pub struct VerifiedBlobStream {
     inner: VerifyingStream<Body, fn(DigestError) -> ClientError>,
     expected_len: Option<u64>,
 }
 
-impl fmt::Debug for BlobStream {
+impl fmt::Debug for VerifiedBlobStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let body = self.inner.get_ref();
-        f.debug_struct("BlobStream")
+        f.debug_struct("VerifiedBlobStream")
             .field("url", &body.url)
             .field("expected_len", &self.expected_len)
             .field("received", &body.received)
@@ -65,7 +65,7 @@ impl fmt::Debug for BlobStream {
     }
 }
 
-impl BlobStream {
+impl VerifiedBlobStream {
     fn new(
         method: Method,
         url: String,
@@ -73,7 +73,7 @@ impl BlobStream {
         expected_len: Option<u64>,
         digest: Option<&Digest>,
         resume: Resume,
-    ) -> BlobStream {
+    ) -> VerifiedBlobStream {
         let body = Body {
             body: Box::pin(response.bytes_stream()),
             reopening: None,
@@ -84,7 +84,7 @@ impl BlobStream {
             received: 0,
         };
         let mismatch: fn(DigestError) -> ClientError = ClientError::from_mismatch;
-        BlobStream {
+        VerifiedBlobStream {
             inner: VerifyingStream::new(body, digest.cloned(), expected_len, mismatch),
             expected_len,
         }
@@ -117,7 +117,7 @@ impl BlobStream {
     }
 }
 
-impl Stream for BlobStream {
+impl Stream for VerifiedBlobStream {
     type Item = Result<Bytes, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -227,13 +227,13 @@ impl Client {
         Ok(())
     }
 
-    /// Fetches blob `digest` as a stream verified against it (see [`BlobStream`]). Redirects to
+    /// Fetches blob `digest` as a stream verified against it (see [`VerifiedBlobStream`]). Redirects to
     /// other hosts (storage backends) are followed, without the `Authorization` header.
     pub async fn get_blob(
         &self,
         reference: &Reference,
         digest: &Digest,
-    ) -> Result<BlobStream, ClientError> {
+    ) -> Result<VerifiedBlobStream, ClientError> {
         self.fetch_blob(reference, digest, None).await
     }
 
@@ -244,7 +244,7 @@ impl Client {
         &self,
         reference: &Reference,
         descriptor: &Descriptor,
-    ) -> Result<BlobStream, ClientError> {
+    ) -> Result<VerifiedBlobStream, ClientError> {
         self.fetch_blob(reference, &descriptor.digest, Some(descriptor.size))
             .await
     }
@@ -254,7 +254,7 @@ impl Client {
         reference: &Reference,
         digest: &Digest,
         size: Option<u64>,
-    ) -> Result<BlobStream, ClientError> {
+    ) -> Result<VerifiedBlobStream, ClientError> {
         let repository = self.repository(reference).await?;
         let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
@@ -288,7 +288,7 @@ impl Client {
             done: 0,
         };
         let expected_len = size.or(announced);
-        Ok(BlobStream::new(
+        Ok(VerifiedBlobStream::new(
             method,
             url,
             response,
@@ -308,7 +308,7 @@ impl Client {
         reference: &Reference,
         digest: &Digest,
         range: Range<u64>,
-    ) -> Result<BlobStream, ClientError> {
+    ) -> Result<VerifiedBlobStream, ClientError> {
         let repository = self.repository(reference).await?;
         let url = repository.url(&format!("blobs/{digest}"));
         let method = Method::GET;
@@ -338,7 +338,7 @@ impl Client {
             done: 0,
         };
         let expected_len = Some(end - start + 1);
-        Ok(BlobStream::new(
+        Ok(VerifiedBlobStream::new(
             method,
             url,
             response,

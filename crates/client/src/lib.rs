@@ -14,8 +14,8 @@
 //!   and size limits.
 //! - Manifests: [`Client::get_manifest`] (verified by digest), [`Client::head_manifest`],
 //!   [`Client::put_manifest`], [`Client::put_manifest_with_tags`], [`Client::delete_manifest`].
-//! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`BlobStream`] that hands out its
-//!   last chunk only once the digest matched, [`Client::get_blob_range`],
+//! - Blobs: [`Client::head_blob`], [`Client::get_blob`] as a [`VerifiedBlobStream`] that
+//!   hands out its last chunk only once the digest matched, [`Client::get_blob_range`],
 //!   [`Client::delete_blob`]. The checking is a [`VerifyingStream`], which the crates above
 //!   use for any stream of blob bytes.
 //! - Uploads: [`Client::push_blob`], which takes an [`UploadMode`]: monolithic, one streamed
@@ -89,7 +89,7 @@ mod referrers;
 mod uploads;
 mod verify;
 
-pub use crate::blobs::BlobStream;
+pub use crate::blobs::VerifiedBlobStream;
 pub use crate::client::Client;
 pub use crate::config::{
     ClientConfig, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MANIFEST_PULL, DEFAULT_MAX_MANIFEST_PUSH,

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gantry_client::{BlobStream, ClientError};
+use gantry_client::{ClientError, VerifiedBlobStream};
 use gantry_spec::Descriptor;
 use support::{Hostile, Registry, client, cut_body, respond, sha256};
 
 /// Every item of `stream`: the chunks it handed out, then its error if it failed.
-async fn drain(mut stream: BlobStream) -> (Vec<u8>, Option<ClientError>) {
+async fn drain(mut stream: VerifiedBlobStream) -> (Vec<u8>, Option<ClientError>) {
     let mut bytes = Vec::new();
     while let Some(item) = stream.next().await {
         match item {

@@ -62,7 +62,7 @@ fn origin(reference: &Reference) -> MountOrigin {
 }
 
 /// A client stream as a transfer stream.
-fn transfer_stream(stream: gantry_client::BlobStream) -> BlobStream {
+fn transfer_stream(stream: gantry_client::VerifiedBlobStream) -> BlobStream {
     Box::pin(stream.map(|item| item.map_err(TransferError::from)))
 }
 
