@@ -75,17 +75,6 @@ impl Ingest {
     }
 }
 
-impl io::Write for Ingest {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A hash state as saved beside partial content: the algorithm, how many bytes of the content
 /// it has seen (its offset), and the [`Digester::state`] after them, raw or in lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
