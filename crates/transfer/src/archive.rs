@@ -315,33 +315,22 @@ pub(crate) async fn write_atomically(
     target: &Path,
     members: Vec<TarMember>,
 ) -> Result<(), TransferError> {
-    let target = target.to_path_buf();
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = target
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = dir.join(format!(".{file_name}.tmp-{}", fsutil::unique_suffix()));
-    let written = {
-        let temporary = temporary.clone();
-        fsutil::blocking(&target, move || write_blocking(&temporary, members)).await
-    };
-    if let Err(error) = written {
-        let _ = tokio::fs::remove_file(&temporary).await;
-        return Err(error);
-    }
-    if let Err(error) = tokio::fs::rename(&temporary, &target).await {
-        let _ = tokio::fs::remove_file(&temporary).await;
-        return Err(TransferError::io(&target, error));
-    }
-    fsutil::sync_dir(&dir).await
+    fsutil::replace_file(target, &dir, move |file, temporary| {
+        write_tar(file, temporary, members)
+    })
+    .await
 }
 
-fn write_blocking(temporary: &Path, members: Vec<TarMember>) -> Result<(), TransferError> {
-    let file = std::fs::File::create(temporary).map_err(io_error(temporary))?;
+/// Writes `members` as a tar archive into `file` (at `temporary`, for messages).
+fn write_tar(
+    file: &mut std::fs::File,
+    temporary: &Path,
+    members: Vec<TarMember>,
+) -> Result<(), TransferError> {
     let mut builder = tar::Builder::new(BufWriter::with_capacity(256 * 1024, file));
     for member in members {
         let mut header = tar::Header::new_ustar();
@@ -382,11 +371,7 @@ fn write_blocking(temporary: &Path, members: Vec<TarMember>) -> Result<(), Trans
         }
     }
     let mut writer = builder.into_inner().map_err(io_error(temporary))?;
-    writer.flush().map_err(io_error(temporary))?;
-    let file = writer
-        .into_inner()
-        .map_err(|error| TransferError::io(temporary, error.into_error()))?;
-    file.sync_all().map_err(io_error(temporary))
+    writer.flush().map_err(io_error(temporary))
 }
 
 /// A reader that fails unless its inner reader yields exactly `remaining` bytes, so that a file

@@ -1,30 +1,17 @@
-//! File helpers the local transports share: unique temporary names, atomic writes, directory
+//! File helpers the local transports share: files replaced whole or not at all, directory
 //! fsyncs, and files (or ranges of them) read as a [`BlobStream`].
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{BlobStream, TransferError};
 
 /// How much one read of a file hands to a stream.
 const CHUNK: usize = 256 * 1024;
-
-/// A name part no other temporary file of this process, or of another one, uses.
-pub(crate) fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{count}-{nanos:08x}", std::process::id())
-}
 
 /// Wraps an I/O error with its path.
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TransferError + '_ {
@@ -37,33 +24,60 @@ pub(crate) async fn sync_dir(dir: &Path) -> Result<(), TransferError> {
     file.sync_all().await.map_err(io_error(dir))
 }
 
-/// Writes `content` to `path` atomically: into `temporary` (same file system), fsynced, then
-/// renamed over `path`, whose directory is fsynced. On error the temporary file is removed.
+/// Replaces `path` whole or not at all: `fill` writes a new file created in `scratch` (a
+/// directory on the same file system: the target's own, or an area whose leftovers are swept),
+/// which is synced and renamed over `path`; then `path`'s directory is synced. On error the new
+/// file is removed and `path` is unchanged. The new file gets the permissions
+/// `File::create` would give (0666 less the umask), not a temporary file's 0600.
+pub(crate) async fn replace_file<F>(
+    path: &Path,
+    scratch: &Path,
+    fill: F,
+) -> Result<(), TransferError>
+where
+    F: FnOnce(&mut std::fs::File, &Path) -> Result<(), TransferError> + Send + 'static,
+{
+    let target = path.to_path_buf();
+    let scratch = scratch.to_path_buf();
+    let prefix = format!(
+        ".{}.tmp-",
+        path.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    blocking(path, move || {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut file = builder.tempfile_in(&scratch).map_err(io_error(&scratch))?;
+        let temporary = file.path().to_path_buf();
+        fill(file.as_file_mut(), &temporary)?;
+        file.as_file().sync_all().map_err(io_error(&temporary))?;
+        file.persist(&target)
+            .map_err(|error| TransferError::io(&target, error.error))?;
+        Ok(())
+    })
+    .await?;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(dir).await
+}
+
+/// Replaces `path` with `content`, whole or not at all, through a new file in `scratch`
+/// ([`replace_file`]).
 pub(crate) async fn write_atomic(
     path: &Path,
-    temporary: &Path,
+    scratch: &Path,
     content: &[u8],
 ) -> Result<(), TransferError> {
-    let result = async {
-        let mut file = tokio::fs::File::create(temporary)
-            .await
-            .map_err(io_error(temporary))?;
-        file.write_all(content).await.map_err(io_error(temporary))?;
-        file.sync_all().await.map_err(io_error(temporary))?;
-        drop(file);
-        tokio::fs::rename(temporary, path)
-            .await
-            .map_err(io_error(path))
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(temporary).await;
-        return result;
-    }
-    if let Some(dir) = path.parent() {
-        sync_dir(dir).await?;
-    }
-    Ok(())
+    let content = content.to_vec();
+    replace_file(path, scratch, move |file, temporary| {
+        std::io::Write::write_all(file, &content).map_err(io_error(temporary))
+    })
+    .await
 }
 
 /// Reads a whole file, or `None` when it does not exist; a file longer than `limit` bytes is

@@ -94,12 +94,7 @@ impl LayoutWriter {
             }
             None => {
                 let content = OciLayout::new().to_json()?;
-                let temporary = root.join(format!(
-                    ".{}.tmp-{}",
-                    layout::OCI_LAYOUT_FILE,
-                    fsutil::unique_suffix()
-                ));
-                fsutil::write_atomic(&marker, &temporary, &content).await?;
+                fsutil::write_atomic(&marker, &root, &content).await?;
             }
         }
         let writer = LayoutWriter {
@@ -151,11 +146,6 @@ impl LayoutWriter {
             self.ingest.join(format!("{stem}.data")),
             self.ingest.join(format!("{stem}.state")),
         )
-    }
-
-    fn temporary(&self, what: &str) -> PathBuf {
-        self.ingest
-            .join(format!("{what}.tmp-{}", fsutil::unique_suffix()))
     }
 
     /// Registers a user of the ingest area, creating it.
@@ -301,7 +291,7 @@ impl LayoutWriter {
         let content = serde_json::to_vec(&state).map_err(|error| {
             TransferError::io(&state_path, std::io::Error::other(error.to_string()))
         })?;
-        fsutil::write_atomic(&state_path, &self.temporary("state"), &content).await
+        fsutil::write_atomic(&state_path, &self.ingest, &content).await
     }
 
     /// Streams the blob into the ingest area, from `offset` (0, or what
@@ -435,7 +425,7 @@ impl LayoutWriter {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(io_error(&dir))?;
-        fsutil::write_atomic(&target, &self.temporary("manifest"), manifest.bytes()).await
+        fsutil::write_atomic(&target, &self.ingest, manifest.bytes()).await
     }
 
     /// The layout's `index.json`, `None` when there is none yet.
@@ -512,7 +502,7 @@ impl LayoutWriter {
         }
         let bytes = serde_json::to_vec(&body).map_err(gantry_spec::SpecError::InvalidJson)?;
         let path = self.root.join(layout::INDEX_FILE);
-        fsutil::write_atomic(&path, &self.temporary("index"), &bytes).await
+        fsutil::write_atomic(&path, &self.ingest, &bytes).await
     }
 }
 
