@@ -5,8 +5,10 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::get;
 
-use crate::auth::issuer::issue;
+use std::sync::Arc;
 
+use crate::auth::Auth;
+use crate::auth::issuer::issue;
 use crate::handlers::dispatch;
 use crate::observe::observe;
 use crate::state::AppState;
@@ -14,8 +16,8 @@ use crate::state::AppState;
 /// The router for the registry API.
 pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new();
-    if let Some(path) = issuer_path(&state) {
-        router = router.route(&path, get(issue).post(issue));
+    if let Some((path, auth)) = issuer(&state) {
+        router = router.route(&path, get(issue).post(issue).with_state(auth));
     }
     router
         .fallback(dispatch)
@@ -23,9 +25,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Where the built-in token issuer is served, when it is.
-fn issuer_path(state: &AppState) -> Option<String> {
-    let bearer = state.auth.as_ref()?.bearer.as_ref()?;
+/// Where the built-in token issuer is served, and what it answers from, when it is on.
+fn issuer(state: &AppState) -> Option<(String, Arc<Auth>)> {
+    let auth = state.auth.as_ref()?;
+    let bearer = auth.bearer.as_ref()?;
     bearer.issuer.as_ref()?;
-    Some(bearer.issuer_path().to_owned())
+    Some((bearer.issuer_path().to_owned(), Arc::clone(auth)))
 }

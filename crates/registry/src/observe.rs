@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::http::content_length;
 use crate::route::{self, Route};
 use crate::state::AppState;
 
@@ -28,14 +29,6 @@ fn endpoint(path: &str) -> &'static str {
         Ok(Route::Referrers { .. }) => "referrers",
         Err(_) => "invalid",
     }
-}
-
-fn content_length(headers: &HeaderMap) -> u64 {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0)
 }
 
 /// A request id unique within this process: the client's `X-Request-Id`, or a new one.

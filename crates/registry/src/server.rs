@@ -27,9 +27,13 @@ use crate::config::Config;
 use crate::idle::IdleTimeout;
 use crate::limits::{ClientAddr, UploadSlots};
 use crate::metrics::Metrics;
+use crate::secrets::SecretFiles;
 use crate::state::AppState;
 use crate::tls::{self, ReloadingCertificate};
 use crate::{ServerError, app};
+
+/// The name of the upload-URL secret among the root's secrets.
+const UPLOAD_SECRET: &str = "upload-secret";
 
 /// How long in-flight requests get to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -311,64 +315,23 @@ async fn purge_loop(registry: Registry, every: Duration) {
 
 /// The upload secret kept in `<root>/gantry/upload-secret`, made on first use.
 fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
-    let dir = root.join("gantry");
-    let path = dir.join("upload-secret");
-    match std::fs::read(&path) {
-        Ok(secret) if secret.len() >= 32 => return Ok(secret),
-        Ok(_) => {
-            return Err(ServerError::Config(format!(
-                "{} is too short",
-                path.display()
-            )));
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(ServerError::Io(error)),
+    let secrets = SecretFiles::new(root);
+    let secret = secrets
+        .read_or_make(UPLOAD_SECRET, || {
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|error| std::io::Error::other(error.to_string()))?;
+            Ok(raw
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes())
+        })
+        .map_err(ServerError::Io)?;
+    if secret.len() < 32 {
+        return Err(ServerError::Config(format!(
+            "{} is too short",
+            secrets.path(UPLOAD_SECRET).display()
+        )));
     }
-    let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw)
-        .map_err(|error| ServerError::Io(std::io::Error::other(error.to_string())))?;
-    let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&dir).map_err(ServerError::Io)?;
-    // Written to a private temporary file, then linked into place: two servers starting on
-    // one root at once agree on whichever secret lands first.
-    let temporary = dir.join(format!("upload-secret.{}", std::process::id()));
-    write_private(&temporary, secret.as_bytes()).map_err(ServerError::Io)?;
-    let outcome = std::fs::hard_link(&temporary, &path);
-    let _ = std::fs::remove_file(&temporary);
-    match outcome {
-        Ok(()) => Ok(secret.into_bytes()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::read(&path).map_err(ServerError::Io)
-        }
-        Err(error) => Err(ServerError::Io(error)),
-    }
-}
-
-/// Writes `content` to `path` (mode 0600) unless the file exists: through a private
-/// temporary file linked into place, so when two servers race, the first file stays whole.
-pub(crate) fn keep_private_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}", std::process::id()));
-    let temporary = std::path::PathBuf::from(temporary);
-    write_private(&temporary, content)?;
-    let outcome = std::fs::hard_link(&temporary, path);
-    let _ = std::fs::remove_file(&temporary);
-    match outcome {
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
-    }
-}
-
-fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(content)?;
-    file.sync_all()
+    Ok(secret)
 }

@@ -3,6 +3,7 @@
 //! the OAuth2 password grant on POST), grants each requested scope as far as the access
 //! policy allows, and signs an ES256 token the registry's verifier trusts.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -17,12 +18,12 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as 
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::pki_types::pem::PemObject;
 
+use super::Auth;
 use super::header::{self as authorization, Credentials};
 use super::keys::{Curve, PublicKey, TrustedKey, libtrust_key_id, p256_spki};
 use super::scope::{Resource, Scope};
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::state::AppState;
 
 /// The largest form body the POST grant reads.
 const MAX_FORM: usize = 64 * 1024;
@@ -130,17 +131,14 @@ struct TokenRequest {
 
 /// GET (HTTP Basic, `?service=&scope=`) or POST (an OAuth2 password grant form) on the
 /// issuer's path.
-pub(crate) async fn issue(State(state): State<AppState>, request: Request) -> Response {
-    match issue_token(&state, request).await {
+pub(crate) async fn issue(State(auth): State<Arc<Auth>>, request: Request) -> Response {
+    match issue_token(&auth, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn issue_token(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let Some(auth) = state.auth.clone() else {
-        return Ok(StatusCode::NOT_FOUND.into_response());
-    };
+async fn issue_token(auth: &Auth, request: Request) -> Result<Response, ApiError> {
     let Some(bearer) = auth.bearer.as_ref() else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
@@ -253,7 +251,7 @@ fn get_request(
 }
 
 async fn post_request(body: Body) -> Result<TokenRequest, ApiError> {
-    let form = crate::handlers::read_limited(&axum::http::HeaderMap::new(), body, MAX_FORM).await?;
+    let form = crate::http::read_limited(&axum::http::HeaderMap::new(), body, MAX_FORM).await?;
     let form = Query::parse(Some(&String::from_utf8_lossy(&form)));
     let grant = form.get("grant_type").unwrap_or_default();
     if grant != "password" {

@@ -42,9 +42,13 @@ use self::settings::{AuthConfig, TokenConfig};
 use self::token::TokenVerifier;
 use crate::ServerError;
 use crate::error::ApiError;
-use crate::handlers::header_value;
+use crate::http::header_value;
 use crate::query::Query;
 use crate::route::Route;
+use crate::secrets::SecretFiles;
+
+/// The name of the built-in issuer's key among the root's secrets.
+const TOKEN_KEY: &str = "token-key.pem";
 
 /// The realm named in Basic challenges.
 const BASIC_REALM: &str = "Gantry Registry";
@@ -365,16 +369,16 @@ fn signing_key(path: Option<&Path>, root: &Path) -> Result<TokenSigner, ServerEr
         let pem = std::fs::read(path).map_err(|e| bad(path, &e))?;
         return TokenSigner::from_pem(&pem).map_err(|e| bad(path, &e));
     }
-    let kept = root.join("gantry").join("token-key.pem");
-    match std::fs::read(&kept) {
-        Ok(pem) => return TokenSigner::from_pem(&pem).map_err(|e| bad(&kept, &e)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(bad(&kept, &error)),
-    }
-    let (_, pem) = TokenSigner::generate().map_err(|e| bad(&kept, &e))?;
-    crate::server::keep_private_file(&kept, pem.as_bytes()).map_err(|e| bad(&kept, &e))?;
+    let secrets = SecretFiles::new(root);
+    let kept = secrets.path(TOKEN_KEY);
+    let pem = secrets
+        .read_or_make(TOKEN_KEY, || {
+            TokenSigner::generate()
+                .map(|(_, pem)| pem.into_bytes())
+                .map_err(std::io::Error::other)
+        })
+        .map_err(|e| bad(&kept, &e))?;
     // Whichever key landed first (another server may share the root) is the one.
-    let pem = std::fs::read(&kept).map_err(|e| bad(&kept, &e))?;
     TokenSigner::from_pem(&pem).map_err(|e| bad(&kept, &e))
 }
 

@@ -5,8 +5,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gantry_reference::{Digest, RepositoryName};
 
-use super::{DOCKER_CONTENT_DIGEST, header_value};
+use super::DOCKER_CONTENT_DIGEST;
 use crate::error::ApiError;
+use crate::http::header_value;
 use crate::range::{RangeRequest, parse_range};
 use crate::state::AppState;
 

@@ -9,8 +9,8 @@ use gantry_spec::error_code::ErrorCode;
 use gantry_storage::StorageError;
 use serde::Serialize;
 
-use super::header_value;
 use crate::error::ApiError;
+use crate::http::header_value;
 use crate::query::{Query, encode};
 use crate::state::AppState;
 

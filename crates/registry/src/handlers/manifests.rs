@@ -8,8 +8,9 @@ use gantry_spec::error_code::ErrorCode;
 use gantry_spec::{Manifest, ParseOptions};
 use gantry_storage::StorageError;
 
-use super::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG, header_value, read_limited};
+use super::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG};
 use crate::error::ApiError;
+use crate::http::{header_value, read_limited};
 use crate::query::Query;
 use crate::route::ManifestRef;
 use crate::state::AppState;

@@ -6,8 +6,8 @@ use gantry_reference::{Digest, RepositoryName};
 use gantry_spec::{media_type, referrers};
 use gantry_storage::StorageError;
 
-use super::header_value;
 use crate::error::ApiError;
+use crate::http::header_value;
 use crate::query::{Query, encode};
 use crate::state::AppState;
 

@@ -18,8 +18,9 @@ use gantry_spec::error_code::ErrorCode;
 use gantry_storage::StorageError;
 use gantry_storage::store::{BlobWriter, CreateOptions, Created};
 
-use super::{DOCKER_CONTENT_DIGEST, header_value};
+use super::DOCKER_CONTENT_DIGEST;
 use crate::error::{ApiError, upload_range};
+use crate::http::header_value;
 use crate::query::{Query, encode};
 use crate::range::parse_content_range;
 use crate::state::AppState;
