@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use gantry_storage::store::{Registry, RegistryOptions};
 use gantry_storage::{FilesystemDriver, StorageDriver, StoragePath};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -21,6 +22,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower::Layer as _;
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -30,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::secrets::SecretFiles;
 use crate::state::AppState;
 use crate::tls::{self, ReloadingCertificate};
-use crate::{ServerError, app};
+use crate::{ServerError, layers};
 
 /// The name of the upload-URL secret among the root's secrets.
 const UPLOAD_SECRET: &str = "upload-secret";
@@ -143,7 +145,7 @@ impl Server {
         } = self;
         let reload_task =
             certificate.map(|(certificate, every)| tokio::spawn(reload_loop(certificate, every)));
-        let api = app::router(state.clone());
+        let api = layers::api(state.clone());
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -178,7 +180,7 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     let stream = IdleTimeout::new(stream, limits.idle_timeout);
                     let service = TowerToHyperService::new(
-                        api.clone().layer(Extension(ClientAddr(peer.ip()))),
+                        Extension(ClientAddr(peer.ip())).layer(api.clone()),
                     );
                     let builder = builder.clone();
                     let watcher = graceful.watcher();
@@ -230,22 +232,25 @@ impl Server {
     }
 }
 
-type Connection = auto::UpgradeableConnection<
-    'static,
-    TokioIo<Box<dyn IoStream>>,
-    TowerToHyperService<Router>,
-    TokioExecutor,
->;
-
 /// A byte stream a connection runs over: TCP, or TLS over TCP.
 trait IoStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> IoStream for T {}
 
-fn serve_connection(
+fn serve_connection<S, B>(
     builder: &auto::Builder<TokioExecutor>,
     stream: impl IoStream,
-    service: TowerToHyperService<Router>,
-) -> Connection {
+    service: S,
+) -> auto::UpgradeableConnection<'static, TokioIo<Box<dyn IoStream>>, S, TokioExecutor>
+where
+    S: hyper::service::Service<axum::http::Request<Incoming>, Response = axum::http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let io: Box<dyn IoStream> = Box::new(stream);
     builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)

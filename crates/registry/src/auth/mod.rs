@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, Method, StatusCode, header as http_header};
+use gantry_reference::RepositoryName;
 use gantry_spec::error_code::ErrorCode;
 
 use self::header::Credentials;
@@ -43,7 +44,6 @@ use self::token::TokenVerifier;
 use crate::ServerError;
 use crate::error::ApiError;
 use crate::http::header_value;
-use crate::query::Query;
 use crate::route::Route;
 use crate::secrets::SecretFiles;
 
@@ -394,11 +394,10 @@ fn denied(needs: &[Scope]) -> ApiError {
 }
 
 /// The scopes a request needs. `/v2/` needs none but authentication. A mount's source is not
-/// here: see [`mount_allowed`].
+/// here: see `Auth::may_mount_from`.
 pub(crate) fn needs(route: &Route, method: &Method) -> Vec<Scope> {
-    let repository = |name: &gantry_reference::RepositoryName, actions: &[Action]| {
-        vec![Scope::repository(name.clone(), actions)]
-    };
+    let repository =
+        |name: &RepositoryName, actions: &[Action]| vec![Scope::repository(name.clone(), actions)];
     let read = method == Method::GET || method == Method::HEAD;
     match route {
         Route::Base => Vec::new(),
@@ -417,33 +416,24 @@ pub(crate) fn needs(route: &Route, method: &Method) -> Vec<Scope> {
     }
 }
 
-/// Whether `principal` may mount as the upload start's query asks: a mount needs pull on its
-/// source, and a mount that names no source (`?mount=` alone, which may take the blob from
-/// any repository) is never allowed under authentication. A refused mount becomes an
-/// ordinary upload, as the specification allows.
-pub(crate) fn mount_allowed(
-    auth: &Auth,
-    principal: &Principal,
-    route: &Route,
-    query: &Query,
-) -> bool {
-    let Route::UploadStart { .. } = route else {
-        return true;
-    };
-    if query.get("mount").is_none() {
-        return true;
+impl Auth {
+    /// Whether `principal` may mount a blob from `source`, as an upload start's query asks: a
+    /// mount needs pull on its source, and a mount that names no source (`?mount=` alone,
+    /// which may take the blob from any repository) is never allowed under authentication.
+    pub(crate) fn may_mount_from(
+        &self,
+        principal: &Principal,
+        source: Option<RepositoryName>,
+    ) -> bool {
+        let Some(from) = source else {
+            return false;
+        };
+        self.allows(
+            principal,
+            &Scope {
+                resource: Resource::Repository(from),
+                actions: Actions::of(&[Action::Pull]),
+            },
+        )
     }
-    let Some(from) = query
-        .get("from")
-        .and_then(|from| gantry_reference::RepositoryName::parse(from).ok())
-    else {
-        return false;
-    };
-    auth.allows(
-        principal,
-        &Scope {
-            resource: Resource::Repository(from),
-            actions: Actions::of(&[Action::Pull]),
-        },
-    )
 }
