@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gantry_reference::{Algorithm, Digest};
-use gantry_registry::auth::issuer::TokenSigner;
+use gantry_registry::TokenSigner;
 use security_support::{Served, basic, exchange, write_htpasswd};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");

@@ -1,7 +1,7 @@
 //! A blob GET's `Range` header never panics the parser, and a part it picks lies inside the
 //! blob, for any blob size the first eight bytes choose.
 
-use gantry_registry::range::{RangeRequest, parse_range};
+use gantry_registry::fuzzing::{RangeRequest, parse_range};
 
 /// Reads a blob size from the first eight bytes and the header from the rest.
 pub fn check(data: &[u8]) {

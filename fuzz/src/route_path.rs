@@ -2,14 +2,14 @@
 //! appear in the path as sent.
 
 use gantry_reference::{Digest, RepositoryName, Tag};
-use gantry_registry::route::{self, ManifestRef, Route};
+use gantry_registry::fuzzing::{ManifestRef, Route, parse_route};
 
 /// Routes `data` as a request path and checks what comes back.
 pub fn check(data: &[u8]) {
     let Ok(path) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(route) = route::parse(path) else {
+    let Ok(route) = parse_route(path) else {
         return;
     };
     assert!(path.starts_with("/v2"));

@@ -7,7 +7,7 @@ use gantry_storage::StorageError;
 
 /// An error response in the registry API's own form: a status and an OCI error body.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     code: ErrorCode,
     status: StatusCode,
     message: String,
@@ -17,7 +17,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with the code's own status and message.
-    pub fn new(code: ErrorCode) -> ApiError {
+    pub(crate) fn new(code: ErrorCode) -> ApiError {
         ApiError {
             code,
             status: StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST),
@@ -27,26 +27,21 @@ impl ApiError {
     }
 
     /// The same error with a more specific message.
-    pub fn message(mut self, message: impl Into<String>) -> ApiError {
+    pub(crate) fn message(mut self, message: impl Into<String>) -> ApiError {
         self.message = message.into();
         self
     }
 
     /// The same error answered with another status, where the specification names one.
-    pub fn status(mut self, status: StatusCode) -> ApiError {
+    pub(crate) fn status(mut self, status: StatusCode) -> ApiError {
         self.status = status;
         self
     }
 
     /// The same error with an extra response header.
-    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> ApiError {
+    pub(crate) fn header(mut self, name: header::HeaderName, value: HeaderValue) -> ApiError {
         self.extra.push((name, value));
         self
-    }
-
-    /// The OCI error code.
-    pub fn code(&self) -> ErrorCode {
-        self.code
     }
 
     /// A server-side failure: logged in full, answered with a bare 500.

@@ -7,12 +7,13 @@
 //! - [`Config`]: defaults, a TOML file and `GANTRY_*` variables.
 //! - [`Server`]: binds the listeners and serves the API (HTTP/1.1 and HTTP/2, plain or TLS),
 //!   with `/metrics`, `/healthz` and `/readyz` on the metrics address.
-//! - [`route`]: the `/v2/` router, which reads repository names with slashes in them.
-//! - [`ApiError`]: errors in the OCI error form, rendered from `gantry_spec`'s table.
-//! - [`auth`]: HTTP Basic against an htpasswd file, Bearer tokens (Docker's token
-//!   specification), the built-in token issuer, and the access policy every endpoint answers to
-//!   ([`AuthConfig`]); `docs/security.md` says what is checked where.
-//! - [`range`]: the `Range` and `Content-Range` parsers.
+//! - [`AuthConfig`]: HTTP Basic against an htpasswd file, Bearer tokens (Docker's token
+//!   specification), the built-in token issuer ([`TokenSigner`] holds its key), and the access
+//!   policy every endpoint answers to; `docs/security.md` says what is checked where.
+//!
+//! Inside, the server is tower layers around one router (see `docs/ARCHITECTURE.md`). The
+//! parsers that read what clients send are reached by the fuzz targets through a hidden
+//! `fuzzing` module, which is not part of the API.
 //!
 //! ```no_run
 //! use gantry_registry::{Config, Server};
@@ -30,7 +31,7 @@
 //! None yet.
 
 mod app;
-pub mod auth;
+mod auth;
 mod config;
 mod error;
 mod handlers;
@@ -40,17 +41,33 @@ mod layers;
 mod limits;
 mod metrics;
 mod query;
-pub mod range;
-pub mod route;
+mod range;
+mod route;
 mod secrets;
 mod server;
 mod state;
 mod tls;
 
+pub use crate::auth::issuer::{SignerError, TokenSigner};
+pub use crate::auth::scope::Action;
 pub use crate::auth::settings::{AccessRule, AuthConfig, TokenConfig};
 pub use crate::config::{Config, LogConfig, LogFormat, TlsConfig};
-pub use crate::error::ApiError;
 pub use crate::server::Server;
+
+#[doc(hidden)]
+pub mod fuzzing {
+    //! The parsers of what clients send, for the fuzz targets and their seed replay only: not
+    //! part of the crate's API, and free to change.
+
+    pub use crate::auth::header::{
+        AuthorizationError, Credentials, MAX_AUTHORIZATION_LEN, parse as parse_authorization,
+    };
+    pub use crate::auth::jwt::{
+        Algorithm, Header, Jws, JwtError, MAX_TOKEN_LEN, parse as parse_jwt,
+    };
+    pub use crate::range::{RangeRequest, parse_content_range, parse_range};
+    pub use crate::route::{ManifestRef, Route, RouteError, parse as parse_route};
+}
 
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@
 mod support;
 
 use base64::Engine as _;
-use gantry_registry::auth::scope::Action;
+use gantry_registry::Action;
 use gantry_registry::{AccessRule, AuthConfig};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use support::TestServer;

@@ -15,14 +15,14 @@
 //! that sign them, `token` judges them, [`issuer`] is the built-in token realm, `policy` the
 //! access rules, `htpasswd` the password file, [`scope`] what is asked and granted.
 
-pub mod header;
+pub(crate) mod header;
 pub(crate) mod htpasswd;
-pub mod issuer;
-pub mod jwt;
+pub(crate) mod issuer;
+pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod policy;
-pub mod scope;
-pub mod settings;
+pub(crate) mod scope;
+pub(crate) mod settings;
 pub(crate) mod token;
 
 use std::path::Path;

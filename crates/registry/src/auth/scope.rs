@@ -46,53 +46,53 @@ impl Action {
 
 /// A set of actions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Actions(u8);
+pub(crate) struct Actions(u8);
 
 impl Actions {
     /// No action.
-    pub const NONE: Actions = Actions(0);
+    pub(crate) const NONE: Actions = Actions(0);
     /// Every action.
-    pub const ALL: Actions = Actions(7);
+    pub(crate) const ALL: Actions = Actions(7);
 
     /// The set of `actions`.
-    pub fn of(actions: &[Action]) -> Actions {
+    pub(crate) fn of(actions: &[Action]) -> Actions {
         Actions(actions.iter().fold(0, |bits, action| bits | action.bit()))
     }
 
     /// Whether `action` is in the set.
-    pub fn contains(self, action: Action) -> bool {
+    pub(crate) fn contains(self, action: Action) -> bool {
         self.0 & action.bit() != 0
     }
 
     /// Whether every action of `other` is in this set.
-    pub fn covers(self, other: Actions) -> bool {
+    pub(crate) fn covers(self, other: Actions) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// Both sets together.
-    pub fn union(self, other: Actions) -> Actions {
+    pub(crate) fn union(self, other: Actions) -> Actions {
         Actions(self.0 | other.0)
     }
 
     /// The actions in both sets.
-    pub fn intersection(self, other: Actions) -> Actions {
+    pub(crate) fn intersection(self, other: Actions) -> Actions {
         Actions(self.0 & other.0)
     }
 
     /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// The actions, in the order pull, push, delete.
-    pub fn iter(self) -> impl Iterator<Item = Action> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Action> {
         Action::ALL
             .into_iter()
             .filter(move |action| self.contains(*action))
     }
 
     /// Reads a scope's action list (`pull,push`, `*`); unknown names are left out.
-    pub fn parse(s: &str) -> Actions {
+    pub(crate) fn parse(s: &str) -> Actions {
         s.split(',').fold(Actions::NONE, |set, name| match name {
             "*" => Actions::ALL,
             name => Action::parse(name).map_or(set, |action| set.union(Actions::of(&[action]))),
@@ -114,7 +114,7 @@ impl fmt::Display for Actions {
 
 /// What a scope is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Resource {
+pub(crate) enum Resource {
     /// A repository.
     Repository(RepositoryName),
     /// The catalog of repositories (`registry:catalog`).
@@ -123,7 +123,7 @@ pub enum Resource {
 
 /// Actions on one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The resource.
     pub resource: Resource,
     /// The actions.
@@ -132,7 +132,7 @@ pub struct Scope {
 
 impl Scope {
     /// Actions on a repository.
-    pub fn repository(name: RepositoryName, actions: &[Action]) -> Scope {
+    pub(crate) fn repository(name: RepositoryName, actions: &[Action]) -> Scope {
         Scope {
             resource: Resource::Repository(name),
             actions: Actions::of(actions),
@@ -140,7 +140,7 @@ impl Scope {
     }
 
     /// Listing the catalog.
-    pub fn catalog() -> Scope {
+    pub(crate) fn catalog() -> Scope {
         Scope {
             resource: Resource::Catalog,
             actions: Actions::ALL,
@@ -149,14 +149,14 @@ impl Scope {
 
     /// Reads a scope as clients send it: `repository:<name>:<actions>` or
     /// `registry:catalog:*`. `None` for other types and invalid names.
-    pub fn parse(s: &str) -> Option<Scope> {
+    pub(crate) fn parse(s: &str) -> Option<Scope> {
         let (kind, rest) = s.split_once(':')?;
         let (name, actions) = rest.rsplit_once(':')?;
         Scope::from_parts(kind, name, Actions::parse(actions))
     }
 
     /// A scope from the parts of a token's `access` entry.
-    pub fn from_parts(kind: &str, name: &str, actions: Actions) -> Option<Scope> {
+    pub(crate) fn from_parts(kind: &str, name: &str, actions: Actions) -> Option<Scope> {
         match (kind, name) {
             ("repository", name) => Some(Scope {
                 resource: Resource::Repository(RepositoryName::parse(name).ok()?),
@@ -175,7 +175,7 @@ impl Scope {
     }
 
     /// The `type` of the scope: `repository` or `registry`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self.resource {
             Resource::Repository(_) => "repository",
             Resource::Catalog => "registry",
@@ -183,7 +183,7 @@ impl Scope {
     }
 
     /// The `name` of the scope: the repository, or `catalog`.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match &self.resource {
             Resource::Repository(name) => name.as_str(),
             Resource::Catalog => "catalog",
