@@ -55,7 +55,11 @@ async fn health_readiness_and_counters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_an_upload_in_flight_finish() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let metrics_url = server.metrics_url.clone().expect("a metrics listener");
     let start = server.post("/v2/slow/app/blobs/uploads/").await;
     let location = header(&start, "location").unwrap();
 
@@ -70,9 +74,27 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
         .send(Ok(Bytes::from(vec![1u8; 64 * 1024])))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server counts the PATCH in flight once it is being served.
+    let in_flight = "gantry_http_requests_in_flight{endpoint=\"upload\"} 1";
+    wait_for("the PATCH in flight", || async {
+        let metrics = server.client.get(format!("{metrics_url}/metrics")).send();
+        match metrics.await {
+            Ok(response) => response
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains(in_flight),
+            Err(_) => false,
+        }
+    })
+    .await;
     server.begin_stop();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shutdown has begun once the API listener is closed.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    wait_for("the listener to close", || async {
+        tokio::net::TcpStream::connect(&address).await.is_err()
+    })
+    .await;
     sender
         .send(Ok(Bytes::from(vec![2u8; 64 * 1024])))
         .await
@@ -87,4 +109,20 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
     assert_eq!(response.status(), 202, "the request in flight finished");
     assert_eq!(header(&response, "range").as_deref(), Some("0-131071"));
     server.stop().await;
+}
+
+/// Polls `ready` every 10 ms until it holds, failing the test after 10 s.
+async fn wait_for<F, R>(what: &str, mut ready: F)
+where
+    F: FnMut() -> R,
+    R: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !ready().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
