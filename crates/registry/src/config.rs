@@ -1,10 +1,15 @@
 //! The server's configuration: defaults, then a TOML file, then `GANTRY_*` environment
 //! variables; the command line applies its flags last.
+//!
+//! Times are [`Duration`]s here; the TOML keys and variables that set them keep their
+//! `_secs` names and take whole seconds. Every type is `#[non_exhaustive]`: start from
+//! `Default` (or `TlsConfig::new`) and set the fields you need.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::ServerError;
 use crate::auth::settings::AuthConfig;
@@ -12,6 +17,7 @@ use crate::auth::settings::AuthConfig;
 /// How `gantry serve` runs. Every field has a default, so an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// Where the API listens: `127.0.0.1:5000` by default.
     pub listen: SocketAddr,
@@ -26,14 +32,19 @@ pub struct Config {
     /// Whether an index may name child manifests the repository lacks (on by default, as
     /// the OCI specification allows; mirrors of one platform push such indexes).
     pub sparse_indexes: bool,
-    /// Upload sessions older than this many seconds are purged (7 days by default).
-    pub upload_purge_age_secs: u64,
-    /// How often, in seconds, the purge runs (hourly by default; 0 turns it off).
-    pub upload_purge_interval_secs: u64,
-    /// How long, in seconds, one walk of the tree serves catalog pages (10 by default).
-    /// Repositories this server creates appear at once; those another server sharing the root
-    /// creates, within this time. 0 walks the tree for every page.
-    pub catalog_refresh_secs: u64,
+    /// Upload sessions older than this are purged (7 days by default; TOML
+    /// `upload_purge_age_secs`).
+    #[serde(rename = "upload_purge_age_secs", deserialize_with = "seconds")]
+    pub upload_purge_age: Duration,
+    /// How often the purge runs (hourly by default; zero turns it off; TOML
+    /// `upload_purge_interval_secs`).
+    #[serde(rename = "upload_purge_interval_secs", deserialize_with = "seconds")]
+    pub upload_purge_interval: Duration,
+    /// How long one walk of the tree serves catalog pages (10 s by default; TOML
+    /// `catalog_refresh_secs`). Repositories this server creates appear at once; those another
+    /// server sharing the root creates, within this time. Zero walks the tree for every page.
+    #[serde(rename = "catalog_refresh_secs", deserialize_with = "seconds")]
+    pub catalog_refresh: Duration,
     /// The secret that signs upload URLs. When absent, one is generated and kept in
     /// `<root>/gantry/upload-secret`, so servers sharing the root share it.
     pub upload_secret: Option<String>,
@@ -42,11 +53,14 @@ pub struct Config {
     /// The largest request head (request line and headers), in bytes; larger ones get 431
     /// (at least 8192). Also the HTTP/2 header list limit.
     pub max_header_bytes: usize,
-    /// Seconds a client gets to send a request's head once it starts, and to finish the TLS
-    /// handshake: slow clients cannot hold connections.
-    pub header_read_timeout_secs: u64,
-    /// Seconds a connection may stay idle (no byte either way) before it is closed.
-    pub idle_timeout_secs: u64,
+    /// How long a client gets to send a request's head once it starts, and to finish the TLS
+    /// handshake: slow clients cannot hold connections (TOML `header_read_timeout_secs`).
+    #[serde(rename = "header_read_timeout_secs", deserialize_with = "seconds")]
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay idle (no byte either way) before it is closed (TOML
+    /// `idle_timeout_secs`).
+    #[serde(rename = "idle_timeout_secs", deserialize_with = "seconds")]
+    pub idle_timeout: Duration,
     /// How many uploads one client address may stream at once (0: no limit); more get 429.
     pub max_uploads_per_client: usize,
     /// The largest blob accepted, in bytes (0: no limit); larger ones get 413.
@@ -64,6 +78,7 @@ pub struct Config {
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `gantry=debug` (`info` by default).
     pub level: String,
@@ -85,14 +100,20 @@ pub enum LogFormat {
 /// optionally the CAs whose client certificates are accepted (mutual TLS).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// The certificate chain, leaf first.
     pub certificate: PathBuf,
     /// The private key.
     pub key: PathBuf,
-    /// Seconds between checks of the two files for a new certificate (10 by default).
-    #[serde(default = "default_reload_interval")]
-    pub reload_interval_secs: u64,
+    /// How often the two files are checked for a new certificate (10 s by default; TOML
+    /// `reload_interval_secs`).
+    #[serde(
+        rename = "reload_interval_secs",
+        default = "default_reload_interval",
+        deserialize_with = "seconds"
+    )]
+    pub reload_interval: Duration,
     /// PEM CA certificates: when set, clients must present a certificate one of them signed.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
@@ -101,9 +122,23 @@ pub struct TlsConfig {
     pub client_auth_optional: bool,
 }
 
-fn default_reload_interval() -> u64 {
-    10
+fn default_reload_interval() -> Duration {
+    Duration::from_secs(10)
 }
+
+/// A duration given in whole seconds.
+pub(crate) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+/// `GANTRY_*` variables that other parts of the project read (tests and tools that may run
+/// beside a server), accepted and ignored here.
+const NOT_SERVER_SETTINGS: &[&str] = &[
+    "GANTRY_BENCH_BYTES",
+    "GANTRY_BLESS",
+    "GANTRY_CONFORMANCE_PASSWORD",
+    "GANTRY_STORE_CRASH_DIR",
+];
 
 impl TlsConfig {
     /// TLS with `certificate` and `key`, and the defaults for the rest.
@@ -111,7 +146,7 @@ impl TlsConfig {
         TlsConfig {
             certificate: certificate.into(),
             key: key.into(),
-            reload_interval_secs: default_reload_interval(),
+            reload_interval: default_reload_interval(),
             client_ca: None,
             client_auth_optional: false,
         }
@@ -127,14 +162,14 @@ impl Default for Config {
             max_manifest_size: gantry_spec::DEFAULT_MAX_MANIFEST_SIZE,
             max_page_size: 1000,
             sparse_indexes: true,
-            upload_purge_age_secs: 7 * 24 * 3600,
-            upload_purge_interval_secs: 3600,
-            catalog_refresh_secs: 10,
+            upload_purge_age: Duration::from_secs(7 * 24 * 3600),
+            upload_purge_interval: Duration::from_secs(3600),
+            catalog_refresh: Duration::from_secs(10),
             upload_secret: None,
             chunk_min_length: 0,
             max_header_bytes: 64 * 1024,
-            header_read_timeout_secs: 30,
-            idle_timeout_secs: 120,
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             max_uploads_per_client: 32,
             max_blob_size: 0,
             log: LogConfig::default(),
@@ -157,7 +192,7 @@ impl Default for LogConfig {
 impl Config {
     /// Reads a TOML configuration; fields it leaves out keep their defaults.
     pub fn from_toml(text: &str) -> Result<Config, ServerError> {
-        toml::from_str(text).map_err(|error| ServerError::Config(error.to_string()))
+        toml::from_str(text).map_err(ServerError::ConfigSyntax)
     }
 
     /// The defaults, overlaid by the file at `path` when given, then by `GANTRY_*` variables
@@ -168,9 +203,11 @@ impl Config {
     ) -> Result<Config, ServerError> {
         let mut config = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    ServerError::Config(format!("cannot read {}: {error}", path.display()))
-                })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ServerError::ConfigFile {
+                        path: path.to_owned(),
+                        source,
+                    })?;
                 Config::from_toml(&text)?
             }
             None => Config::default(),
@@ -181,12 +218,25 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies one `GANTRY_*` variable; others are ignored.
+    /// Applies one `GANTRY_*` variable; variables without the prefix are ignored, and one
+    /// with it that names no setting is an error.
     fn apply_env(&mut self, key: &str, value: &str) -> Result<(), ServerError> {
         let Some(name) = key.strip_prefix("GANTRY_") else {
             return Ok(());
         };
-        let invalid = || ServerError::Config(format!("{key}={value:?} is not valid"));
+        if NOT_SERVER_SETTINGS.contains(&key) {
+            return Ok(());
+        }
+        let invalid = || ServerError::InvalidVariable {
+            name: key.to_owned(),
+            value: value.to_owned(),
+        };
+        let secs = || {
+            value
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| invalid())
+        };
         match name {
             "LISTEN" => self.listen = value.parse().map_err(|_| invalid())?,
             "ROOT" => self.root = PathBuf::from(value),
@@ -195,21 +245,21 @@ impl Config {
             "MAX_PAGE_SIZE" => self.max_page_size = value.parse().map_err(|_| invalid())?,
             "SPARSE_INDEXES" => self.sparse_indexes = parse_bool(value).ok_or_else(invalid)?,
             "UPLOAD_PURGE_AGE_SECS" => {
-                self.upload_purge_age_secs = value.parse().map_err(|_| invalid())?;
+                self.upload_purge_age = secs()?;
             }
             "UPLOAD_PURGE_INTERVAL_SECS" => {
-                self.upload_purge_interval_secs = value.parse().map_err(|_| invalid())?;
+                self.upload_purge_interval = secs()?;
             }
             "CATALOG_REFRESH_SECS" => {
-                self.catalog_refresh_secs = value.parse().map_err(|_| invalid())?;
+                self.catalog_refresh = secs()?;
             }
             "UPLOAD_SECRET" => self.upload_secret = Some(value.to_owned()),
             "CHUNK_MIN_LENGTH" => self.chunk_min_length = value.parse().map_err(|_| invalid())?,
             "MAX_HEADER_BYTES" => self.max_header_bytes = value.parse().map_err(|_| invalid())?,
             "HEADER_READ_TIMEOUT_SECS" => {
-                self.header_read_timeout_secs = value.parse().map_err(|_| invalid())?;
+                self.header_read_timeout = secs()?;
             }
-            "IDLE_TIMEOUT_SECS" => self.idle_timeout_secs = value.parse().map_err(|_| invalid())?,
+            "IDLE_TIMEOUT_SECS" => self.idle_timeout = secs()?,
             "MAX_UPLOADS_PER_CLIENT" => {
                 self.max_uploads_per_client = value.parse().map_err(|_| invalid())?;
             }
@@ -237,7 +287,11 @@ impl Config {
                 match settings.apply_env(auth.trim_start_matches("AUTH_"), value) {
                     Some(true) => self.auth = Some(settings),
                     Some(false) => return Err(invalid()),
-                    None => {}
+                    None => {
+                        return Err(ServerError::UnknownVariable {
+                            name: key.to_owned(),
+                        });
+                    }
                 }
             }
             "TLS_CLIENT_CA" | "TLS_CLIENT_AUTH_OPTIONAL" | "TLS_RELOAD_INTERVAL_SECS" => {
@@ -249,11 +303,15 @@ impl Config {
                     "TLS_CLIENT_AUTH_OPTIONAL" => {
                         tls.client_auth_optional = parse_bool(value).ok_or_else(invalid)?;
                     }
-                    _ => tls.reload_interval_secs = value.parse().map_err(|_| invalid())?,
+                    _ => tls.reload_interval = secs()?,
                 }
             }
             "METRICS_LISTEN" => self.metrics_listen = Some(value.parse().map_err(|_| invalid())?),
-            _ => {}
+            _ => {
+                return Err(ServerError::UnknownVariable {
+                    name: key.to_owned(),
+                });
+            }
         }
         Ok(())
     }
@@ -295,6 +353,7 @@ mod tests {
             ("GANTRY_TLS_CERTIFICATE", "/c.pem"),
             ("GANTRY_TLS_KEY", "/k.pem"),
             ("GANTRY_CATALOG_REFRESH_SECS", "0"),
+            ("GANTRY_BLESS", "1"),
             ("HOME", "/root"),
         ] {
             config.apply_env(key, value).unwrap();
@@ -302,7 +361,7 @@ mod tests {
         assert_eq!(config.root, PathBuf::from("/srv/registry"));
         assert!(!config.delete_enabled);
         assert_eq!(config.metrics_listen.unwrap().port(), 9100);
-        assert_eq!(config.catalog_refresh_secs, 0);
+        assert_eq!(config.catalog_refresh, Duration::ZERO);
         assert_eq!(config.tls.unwrap().key, PathBuf::from("/k.pem"));
     }
 
@@ -345,22 +404,27 @@ issue = true
         assert_eq!(auth.groups["dev"], ["alice", "bob"]);
         let token = auth.token.unwrap();
         assert!(token.issue);
-        assert_eq!((token.path.as_str(), token.expiry_secs), ("/token", 300));
+        assert_eq!(
+            (token.path.as_str(), token.expiry),
+            ("/token", Duration::from_secs(300))
+        );
 
         let mut config = Config::default();
         for (key, value) in [
             ("GANTRY_AUTH_HTPASSWD", "/h"),
             ("GANTRY_AUTH_TOKEN_REALM", "https://auth.example/token"),
             ("GANTRY_AUTH_TOKEN_EXPIRY_SECS", "60"),
-            ("GANTRY_AUTH_UNKNOWN", "x"),
         ] {
             config.apply_env(key, value).unwrap();
         }
         let auth = config.auth.unwrap();
         assert_eq!(auth.htpasswd, Some(PathBuf::from("/h")));
-        assert_eq!(auth.token.unwrap().expiry_secs, 60);
+        assert_eq!(auth.token.unwrap().expiry, Duration::from_secs(60));
         let mut config = Config::default();
-        config.apply_env("GANTRY_AUTH_UNKNOWN", "x").unwrap();
+        assert!(matches!(
+            config.apply_env("GANTRY_AUTH_UNKNOWN", "x"),
+            Err(ServerError::UnknownVariable { .. })
+        ));
         assert_eq!(config.auth, None, "an unknown variable turns nothing on");
         assert!(
             config
@@ -408,9 +472,30 @@ actions = [\"fly\"]"
         config.apply_env("GANTRY_MAX_BLOB_SIZE", "1024").unwrap();
         let tls = config.tls.clone().unwrap();
         assert_eq!(
-            (tls.client_ca, tls.reload_interval_secs),
-            (Some(PathBuf::from("/ca.pem")), 3)
+            (tls.client_ca, tls.reload_interval),
+            (Some(PathBuf::from("/ca.pem")), Duration::from_secs(3))
         );
         assert_eq!(config.max_blob_size, 1024);
+    }
+
+    #[test]
+    fn an_unknown_variable_is_an_error_at_start() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let typo = Config::load(None, env(&[("GANTRY_LISTN", "0.0.0.0:5000")]));
+        assert!(
+            matches!(&typo, Err(ServerError::UnknownVariable { name }) if name == "GANTRY_LISTN"),
+            "{typo:?}"
+        );
+        let other_tools = env(&[
+            ("GANTRY_CONFORMANCE_PASSWORD", "x"),
+            ("GANTRY_BLESS", "1"),
+            ("HOME", "/root"),
+        ]);
+        Config::load(None, other_tools).unwrap();
     }
 }

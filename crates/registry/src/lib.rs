@@ -69,13 +69,58 @@ pub mod fuzzing {
     pub use crate::route::{ManifestRef, Route, RouteError, parse as parse_route};
 }
 
+/// A cause carried by [`ServerError`]: the error of the library that refused a file.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// The configuration is invalid.
-    #[error("configuration: {0}")]
-    Config(String),
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML, or has unknown or mistyped keys.
+    #[error("the configuration file is invalid")]
+    ConfigSyntax(#[source] toml::de::Error),
+    /// A `GANTRY_*` variable's value does not suit its setting.
+    #[error("{name}={value:?} is not valid")]
+    InvalidVariable {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// A `GANTRY_*` variable names no setting (a typo, most likely).
+    #[error("{name} names no setting")]
+    UnknownVariable {
+        /// The variable.
+        name: String,
+    },
+    /// Settings that are incomplete or contradict each other.
+    #[error("configuration: {setting} {problem}")]
+    Inconsistent {
+        /// The setting, as the TOML file names it.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A file the configuration names (an htpasswd file, a key, a secret) could not be used.
+    #[error("{what} {}", path.display())]
+    File {
+        /// What the file is.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
     /// A listener could not bind.
     #[error("cannot listen on {address}")]
     Bind {
@@ -85,9 +130,17 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// The certificate or key could not be used.
-    #[error("TLS: {0}")]
-    Tls(String),
+    /// The certificate, its key or the client CA bundle could not be used.
+    #[error("TLS: {what} {}", path.display())]
+    Tls {
+        /// What went wrong.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why, when another library said.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The storage could not be opened.
     #[error("storage")]
     Storage(#[source] gantry_storage::StorageError),

@@ -74,8 +74,8 @@ impl Server {
             .with_max_manifest_size(config.max_manifest_size)
             .with_max_page_size(config.max_page_size)
             .with_sparse_indexes(config.sparse_indexes)
-            .with_upload_purge_age(Duration::from_secs(config.upload_purge_age_secs))
-            .with_catalog_refresh(Duration::from_secs(config.catalog_refresh_secs))
+            .with_upload_purge_age(config.upload_purge_age)
+            .with_catalog_refresh(config.catalog_refresh)
             .with_upload_secret(secret);
         let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;
         let state = AppState {
@@ -89,7 +89,7 @@ impl Server {
         let (tls, certificate) = match &config.tls {
             Some(settings) => {
                 let (acceptor, certificate) = tls::acceptor(settings)?;
-                let every = Duration::from_secs(settings.reload_interval_secs.max(1));
+                let every = settings.reload_interval.max(Duration::from_secs(1));
                 (Some(acceptor), Some((certificate, every)))
             }
             None => (None, None),
@@ -105,12 +105,12 @@ impl Server {
             tls,
             certificate,
             state,
-            purge_interval: (config.upload_purge_interval_secs > 0)
-                .then(|| Duration::from_secs(config.upload_purge_interval_secs)),
+            purge_interval: (!config.upload_purge_interval.is_zero())
+                .then_some(config.upload_purge_interval),
             limits: ConnectionLimits {
                 max_header_bytes: config.max_header_bytes.max(8192),
-                header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
-                idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+                header_read_timeout: config.header_read_timeout.max(Duration::from_secs(1)),
+                idle_timeout: config.idle_timeout.max(Duration::from_secs(1)),
             },
         })
     }
@@ -333,10 +333,11 @@ fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
         })
         .map_err(ServerError::Io)?;
     if secret.len() < 32 {
-        return Err(ServerError::Config(format!(
-            "{} is too short",
-            secrets.path(UPLOAD_SECRET).display()
-        )));
+        return Err(ServerError::File {
+            what: "upload secret",
+            path: secrets.path(UPLOAD_SECRET),
+            source: "shorter than 32 bytes".into(),
+        });
     }
     Ok(secret)
 }

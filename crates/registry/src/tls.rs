@@ -98,8 +98,16 @@ impl ResolvesServerCert for ReloadingCertificate {
     }
 }
 
-fn tls_error(what: &str, path: &Path, error: &dyn fmt::Display) -> ServerError {
-    ServerError::Tls(format!("{what} {}: {error}", path.display()))
+fn tls_error(
+    what: &'static str,
+    path: &Path,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> ServerError {
+    ServerError::Tls {
+        what,
+        path: path.to_owned(),
+        source: Some(Box::new(error)),
+    }
 }
 
 /// The chain and key of two PEM files, checked to belong together.
@@ -110,18 +118,22 @@ fn load(
 ) -> Result<CertifiedKey, ServerError> {
     let chain = read_certificates(certificate)?;
     let private =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error("cannot read key", key, &e))?;
+        PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error("cannot read key", key, e))?;
     CertifiedKey::from_der(chain, private, provider)
-        .map_err(|e| tls_error("unusable certificate and key", certificate, &e))
+        .map_err(|e| tls_error("unusable certificate and key", certificate, e))
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
     let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| tls_error("cannot read certificate", path, &e))?
+        .map_err(|e| tls_error("cannot read certificate", path, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls_error("invalid certificate", path, &e))?;
+        .map_err(|e| tls_error("invalid certificate", path, e))?;
     if certificates.is_empty() {
-        return Err(tls_error("no certificate in", path, &"the file"));
+        return Err(ServerError::Tls {
+            what: "no certificate in",
+            path: path.to_owned(),
+            source: None,
+        });
     }
     Ok(certificates)
 }
@@ -134,7 +146,7 @@ pub(crate) fn acceptor(
     let certificate = Arc::new(ReloadingCertificate::open(config, Arc::clone(&provider))?);
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        .map_err(|e| tls_error("no TLS version for", &config.certificate, e))?;
     let builder = match &config.client_ca {
         None => builder.with_no_client_auth(),
         Some(bundle) => {
@@ -142,7 +154,7 @@ pub(crate) fn acceptor(
             for certificate in read_certificates(bundle)? {
                 roots
                     .add(certificate)
-                    .map_err(|e| tls_error("invalid client CA in", bundle, &e))?;
+                    .map_err(|e| tls_error("invalid client CA in", bundle, e))?;
             }
             let mut verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
@@ -151,7 +163,7 @@ pub(crate) fn acceptor(
             }
             let verifier = verifier
                 .build()
-                .map_err(|e| tls_error("unusable client CA bundle", bundle, &e))?;
+                .map_err(|e| tls_error("unusable client CA bundle", bundle, e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };

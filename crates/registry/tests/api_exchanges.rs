@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use gantry_reference::{Algorithm, Digest};
 use support::{TestServer, error_code, header};
 
@@ -537,9 +539,14 @@ async fn the_catalog_refresh_bounds_how_late_another_servers_repositories_appear
         server.get("/v2/_catalog").await.text().await.unwrap()
     }
     let root = tempfile::tempdir().unwrap();
-    let cached =
-        TestServer::start_at(root.path(), |config| config.catalog_refresh_secs = 3600).await;
-    let walking = TestServer::start_at(root.path(), |config| config.catalog_refresh_secs = 0).await;
+    let cached = TestServer::start_at(root.path(), |config| {
+        config.catalog_refresh = Duration::from_secs(3600)
+    })
+    .await;
+    let walking = TestServer::start_at(root.path(), |config| {
+        config.catalog_refresh = Duration::ZERO
+    })
+    .await;
     cached.push_image("first", "a", b"layer").await;
     assert_eq!(catalog(&cached).await, r#"{"repositories":["first"]}"#);
 

@@ -41,37 +41,27 @@ async fn server(anonymous_pull: bool) -> (TestServer, tempfile::TempDir) {
         .map(|(user, password)| format!("{user}:{}\n", bcrypt::hash(password, 4).unwrap()))
         .collect();
     std::fs::write(&htpasswd, lines).unwrap();
-    let auth = AuthConfig {
-        htpasswd: Some(htpasswd),
-        anonymous_pull,
-        groups: [("readers".to_owned(), vec!["bob".to_owned()])].into(),
-        access: vec![
-            AccessRule {
-                repositories: vec!["alice/**".into()],
-                users: vec!["alice".into()],
-                actions: vec![Action::Pull, Action::Push, Action::Delete],
-                ..AccessRule::default()
-            },
-            AccessRule {
-                repositories: vec!["alice/**".into()],
-                groups: vec!["readers".into()],
-                actions: vec![Action::Pull],
-                ..AccessRule::default()
-            },
-            AccessRule {
-                repositories: vec!["bob/*".into()],
-                users: vec!["bob".into()],
-                actions: vec![Action::Pull, Action::Push],
-                ..AccessRule::default()
-            },
-            AccessRule {
-                catalog: true,
-                users: vec!["alice".into()],
-                ..AccessRule::default()
-            },
-        ],
-        token: None,
-    };
+    let auth = AuthConfig::default()
+        .with_htpasswd(Some(htpasswd))
+        .with_anonymous_pull(anonymous_pull)
+        .with_groups([("readers".to_owned(), vec!["bob".to_owned()])].into())
+        .with_access(vec![
+            AccessRule::default()
+                .with_repositories(vec!["alice/**".into()])
+                .with_users(vec!["alice".into()])
+                .with_actions(vec![Action::Pull, Action::Push, Action::Delete]),
+            AccessRule::default()
+                .with_repositories(vec!["alice/**".into()])
+                .with_groups(vec!["readers".into()])
+                .with_actions(vec![Action::Pull]),
+            AccessRule::default()
+                .with_repositories(vec!["bob/*".into()])
+                .with_users(vec!["bob".into()])
+                .with_actions(vec![Action::Pull, Action::Push]),
+            AccessRule::default()
+                .with_catalog(true)
+                .with_users(vec!["alice".into()]),
+        ]);
     let mut server = TestServer::start_with(|config| config.auth = Some(auth)).await;
     server.client = client_as(ALICE.0, ALICE.1);
     (server, dir)

@@ -25,28 +25,19 @@ async fn server() -> (TestServer, tempfile::TempDir) {
         bcrypt::hash("builder", 4).unwrap()
     );
     std::fs::write(&htpasswd, lines).unwrap();
-    let auth = AuthConfig {
-        htpasswd: Some(htpasswd),
-        access: vec![
-            AccessRule {
-                repositories: vec!["alice/**".into()],
-                users: vec!["alice".into()],
-                actions: vec![Action::Pull, Action::Push, Action::Delete],
-                ..AccessRule::default()
-            },
-            AccessRule {
-                repositories: vec!["alice/**".into()],
-                users: vec!["bob".into()],
-                actions: vec![Action::Pull],
-                ..AccessRule::default()
-            },
-        ],
-        token: Some(TokenConfig {
-            issue: true,
-            ..TokenConfig::default()
-        }),
-        ..AuthConfig::default()
-    };
+    let auth = AuthConfig::default()
+        .with_htpasswd(Some(htpasswd))
+        .with_access(vec![
+            AccessRule::default()
+                .with_repositories(vec!["alice/**".into()])
+                .with_users(vec!["alice".into()])
+                .with_actions(vec![Action::Pull, Action::Push, Action::Delete]),
+            AccessRule::default()
+                .with_repositories(vec!["alice/**".into()])
+                .with_users(vec!["bob".into()])
+                .with_actions(vec![Action::Pull]),
+        ])
+        .with_token(Some(TokenConfig::default().with_issue(true)));
     let server = TestServer::start_with(|config| config.auth = Some(auth)).await;
     (server, dir)
 }

@@ -38,7 +38,8 @@ async fn closed_by_server(reader: &mut (impl AsyncReadExt + Unpin)) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
-    let server = TestServer::start_with(|config| config.header_read_timeout_secs = 1).await;
+    let server =
+        TestServer::start_with(|config| config.header_read_timeout = Duration::from_secs(1)).await;
     let stream = TcpStream::connect(address(&server)).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     let closed = tokio::spawn(async move { closed_by_server(&mut reader).await });
@@ -72,8 +73,8 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed() {
     let server = TestServer::start_with(|config| {
-        config.idle_timeout_secs = 1;
-        config.header_read_timeout_secs = 300;
+        config.idle_timeout = Duration::from_secs(1);
+        config.header_read_timeout = Duration::from_secs(300);
     })
     .await;
     let mut stream = TcpStream::connect(address(&server)).await.unwrap();

@@ -91,7 +91,7 @@ async fn a_new_certificate_is_served_without_a_restart() {
     std::fs::write(&cert_path, cert).unwrap();
     std::fs::write(&key_path, key).unwrap();
     let mut tls = TlsConfig::new(&cert_path, &key_path);
-    tls.reload_interval_secs = 1;
+    tls.reload_interval = Duration::from_secs(1);
     let server = TestServer::start_with(|config| config.tls = Some(tls)).await;
     let port = port(&server);
 

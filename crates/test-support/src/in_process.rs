@@ -17,13 +17,12 @@ const STOP: Duration = Duration::from_secs(35);
 /// The configuration every in-process server starts from: loopback port 0, data in `root`,
 /// deletes enabled, no background purge of old uploads.
 pub fn config(root: &Path) -> Config {
-    Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        root: root.to_owned(),
-        delete_enabled: true,
-        upload_purge_interval_secs: 0,
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.listen = ([127, 0, 0, 1], 0).into();
+    config.root = root.to_owned();
+    config.delete_enabled = true;
+    config.upload_purge_interval = Duration::ZERO;
+    config
 }
 
 /// A registry served by this process on a loopback port; stopped when dropped (and its

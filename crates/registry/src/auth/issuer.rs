@@ -43,21 +43,38 @@ impl std::fmt::Debug for TokenSigner {
 }
 
 /// Why a signing key could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("token signing key: {0}")]
-pub struct SignerError(String);
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    /// The text is not a PKCS#8 PEM.
+    #[error("token signing key: not a PKCS#8 PEM")]
+    Pem(#[source] rustls::pki_types::pem::Error),
+    /// The key is not an ECDSA P-256 key; `reason` is the cryptography library's word.
+    #[error("token signing key: not an ECDSA P-256 key ({reason})")]
+    Key {
+        /// Why the key was rejected.
+        reason: String,
+    },
+    /// No key could be generated (the cryptography library gives no reason).
+    #[error("token signing key: cannot generate a key")]
+    Generate,
+    /// Signing failed (the cryptography library gives no reason).
+    #[error("token signing failed")]
+    Sign,
+}
 
 impl TokenSigner {
     /// The key of a PKCS#8 PEM (`PRIVATE KEY`) of an ECDSA P-256 key.
     pub fn from_pem(pem: &[u8]) -> Result<TokenSigner, SignerError> {
-        let der = PrivatePkcs8KeyDer::from_pem_slice(pem)
-            .map_err(|e| SignerError(format!("not a PKCS#8 PEM: {e}")))?;
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem).map_err(SignerError::Pem)?;
         let key = EcdsaKeyPair::from_pkcs8(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             der.secret_pkcs8_der(),
             &SystemRandom::new(),
         )
-        .map_err(|e| SignerError(format!("not an ECDSA P-256 key: {e}")))?;
+        .map_err(|rejected| SignerError::Key {
+            reason: rejected.to_string(),
+        })?;
         let kid = libtrust_key_id(&p256_spki(key.public_key().as_ref()));
         Ok(TokenSigner { key, kid })
     }
@@ -66,7 +83,7 @@ impl TokenSigner {
     pub fn generate() -> Result<(TokenSigner, String), SignerError> {
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| SignerError("cannot generate a key".to_owned()))?;
+                .map_err(|_| SignerError::Generate)?;
         let pem = pem_encode("PRIVATE KEY", pkcs8.as_ref());
         Ok((TokenSigner::from_pem(pem.as_bytes())?, pem))
     }
@@ -87,7 +104,7 @@ impl TokenSigner {
         let signature = self
             .key
             .sign(&SystemRandom::new(), input.as_bytes())
-            .map_err(|_| SignerError("signing failed".to_owned()))?;
+            .map_err(|_| SignerError::Sign)?;
         Ok(format!(
             "{input}.{}",
             URL_SAFE_NO_PAD.encode(signature.as_ref())

@@ -113,9 +113,13 @@ impl Auth {
             .htpasswd
             .as_deref()
             .map(|path| {
-                Htpasswd::open(path).map(Arc::new).map_err(|error| {
-                    ServerError::Config(format!("cannot read htpasswd {}: {error}", path.display()))
-                })
+                Htpasswd::open(path)
+                    .map(Arc::new)
+                    .map_err(|error| ServerError::File {
+                        what: "cannot read the htpasswd file",
+                        path: path.to_owned(),
+                        source: Box::new(error),
+                    })
             })
             .transpose()?;
         let bearer = config
@@ -124,9 +128,10 @@ impl Auth {
             .map(|token| Bearer::new(token, htpasswd.is_some(), root, tls))
             .transpose()?;
         if htpasswd.is_none() && bearer.is_none() {
-            return Err(ServerError::Config(
-                "[auth] needs an htpasswd file or [auth.token]".to_owned(),
-            ));
+            return Err(ServerError::Inconsistent {
+                setting: "[auth]",
+                problem: "needs an htpasswd file or [auth.token]",
+            });
         }
         Ok(Some(Arc::new(Auth {
             policy: Policy::new(config),
@@ -288,41 +293,46 @@ impl Bearer {
     ) -> Result<Bearer, ServerError> {
         let mut keys = KeySet::default();
         if let Some(bundle) = &config.root_certificate_bundle {
-            keys.add_bundle(bundle).map_err(ServerError::Config)?;
+            keys.add_bundle(bundle)
+                .map_err(|error| key_file("root_certificate_bundle", bundle, error))?;
         }
         if let Some(jwks) = &config.jwks {
-            keys.add_jwks(jwks).map_err(ServerError::Config)?;
+            keys.add_jwks(jwks)
+                .map_err(|error| key_file("jwks", jwks, error))?;
         }
         let issuer = if config.issue {
             if !has_htpasswd {
-                return Err(ServerError::Config(
-                    "[auth.token] issue = true needs [auth] htpasswd".to_owned(),
-                ));
+                return Err(ServerError::Inconsistent {
+                    setting: "[auth.token] issue = true",
+                    problem: "needs [auth] htpasswd",
+                });
             }
             if !config.path.starts_with('/') || config.path.starts_with("/v2") {
-                return Err(ServerError::Config(format!(
-                    "[auth.token] path {:?} must start with / and lie outside /v2",
-                    config.path
-                )));
+                return Err(ServerError::Inconsistent {
+                    setting: "[auth.token] path",
+                    problem: "must start with / and lie outside /v2",
+                });
             }
             let signer = signing_key(config.signing_key.as_deref(), root)?;
             keys.add(signer.trusted_key());
             Some(Issuer {
                 signer,
-                expiry: Duration::from_secs(config.expiry_secs.max(1)),
+                expiry: config.expiry.max(Duration::from_secs(1)),
             })
         } else {
             if config.realm.is_none() {
-                return Err(ServerError::Config(
-                    "[auth.token] needs a realm, or issue = true".to_owned(),
-                ));
+                return Err(ServerError::Inconsistent {
+                    setting: "[auth.token]",
+                    problem: "needs a realm, or issue = true",
+                });
             }
             None
         };
         if keys.is_empty() {
-            return Err(ServerError::Config(
-                "[auth.token] needs root_certificate_bundle, jwks or issue = true".to_owned(),
-            ));
+            return Err(ServerError::Inconsistent {
+                setting: "[auth.token]",
+                problem: "needs root_certificate_bundle, jwks or issue = true",
+            });
         }
         Ok(Bearer {
             verifier: TokenVerifier::new(keys, &config.issuer, &config.service),
@@ -362,12 +372,16 @@ impl Bearer {
 /// The issuer's key: from the configured file, else the one kept in
 /// `<root>/gantry/token-key.pem`, made on first use.
 fn signing_key(path: Option<&Path>, root: &Path) -> Result<TokenSigner, ServerError> {
-    let bad = |path: &Path, error: &dyn std::fmt::Display| {
-        ServerError::Config(format!("token signing key {}: {error}", path.display()))
-    };
+    fn bad(path: &Path, error: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+        ServerError::File {
+            what: "token signing key",
+            path: path.to_owned(),
+            source: Box::new(error),
+        }
+    }
     if let Some(path) = path {
-        let pem = std::fs::read(path).map_err(|e| bad(path, &e))?;
-        return TokenSigner::from_pem(&pem).map_err(|e| bad(path, &e));
+        let pem = std::fs::read(path).map_err(|e| bad(path, e))?;
+        return TokenSigner::from_pem(&pem).map_err(|e| bad(path, e));
     }
     let secrets = SecretFiles::new(root);
     let kept = secrets.path(TOKEN_KEY);
@@ -377,9 +391,18 @@ fn signing_key(path: Option<&Path>, root: &Path) -> Result<TokenSigner, ServerEr
                 .map(|(_, pem)| pem.into_bytes())
                 .map_err(std::io::Error::other)
         })
-        .map_err(|e| bad(&kept, &e))?;
+        .map_err(|e| bad(&kept, e))?;
     // Whichever key landed first (another server may share the root) is the one.
-    TokenSigner::from_pem(&pem).map_err(|e| bad(&kept, &e))
+    TokenSigner::from_pem(&pem).map_err(|e| bad(&kept, e))
+}
+
+/// A key file of `[auth.token]` that could not be loaded.
+fn key_file(setting: &'static str, path: &Path, error: keys::LoadError) -> ServerError {
+    ServerError::File {
+        what: setting,
+        path: path.to_owned(),
+        source: error.into(),
+    }
 }
 
 /// 403 `DENIED`, naming what was asked.

@@ -10,6 +10,7 @@ use super::scope::Action;
 /// Authentication and authorization. When the table is absent, the registry is open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// An htpasswd file of bcrypt hashes, reloaded when it changes. With no `[auth.token]`,
     /// clients authenticate with HTTP Basic against it.
@@ -27,6 +28,7 @@ pub struct AuthConfig {
 /// One grant of the access policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AccessRule {
     /// Repository globs: `*` matches within one path component, `**` across components.
     pub repositories: Vec<String>,
@@ -43,6 +45,7 @@ pub struct AccessRule {
 /// Bearer token authentication, and the optional built-in token issuer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TokenConfig {
     /// The token service's URL, sent in the challenge. Optional with `issue`: the built-in
     /// issuer's URL is then made from the request's `Host` and `path`.
@@ -62,8 +65,9 @@ pub struct TokenConfig {
     /// The built-in issuer's signing key: a PKCS#8 PEM file (ECDSA P-256, or Ed25519). When
     /// absent, one is generated and kept in `<root>/gantry/token-key.pem`.
     pub signing_key: Option<PathBuf>,
-    /// How long the built-in issuer's tokens last, in seconds.
-    pub expiry_secs: u64,
+    /// How long the built-in issuer's tokens last (5 minutes by default; TOML `expiry_secs`).
+    #[serde(rename = "expiry_secs", deserialize_with = "crate::config::seconds")]
+    pub expiry: std::time::Duration,
 }
 
 impl Default for TokenConfig {
@@ -77,7 +81,7 @@ impl Default for TokenConfig {
             issue: false,
             path: "/token".to_owned(),
             signing_key: None,
-            expiry_secs: 300,
+            expiry: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -104,7 +108,7 @@ impl AuthConfig {
                 "PATH" => token.path = value.to_owned(),
                 "SIGNING_KEY" => token.signing_key = Some(PathBuf::from(value)),
                 "EXPIRY_SECS" => match value.parse() {
-                    Ok(secs) => token.expiry_secs = secs,
+                    Ok(secs) => token.expiry = std::time::Duration::from_secs(secs),
                     Err(_) => return Some(false),
                 },
                 _ => return None,
@@ -120,5 +124,128 @@ impl AuthConfig {
             _ => return None,
         }
         Some(true)
+    }
+}
+
+impl AuthConfig {
+    /// The same settings with `htpasswd` set.
+    pub fn with_htpasswd(mut self, htpasswd: Option<PathBuf>) -> AuthConfig {
+        self.htpasswd = htpasswd;
+        self
+    }
+
+    /// The same settings with `anonymous_pull` set.
+    pub fn with_anonymous_pull(mut self, anonymous_pull: bool) -> AuthConfig {
+        self.anonymous_pull = anonymous_pull;
+        self
+    }
+
+    /// The same settings with `groups` set.
+    pub fn with_groups(mut self, groups: BTreeMap<String, Vec<String>>) -> AuthConfig {
+        self.groups = groups;
+        self
+    }
+
+    /// The same settings with `access` set.
+    pub fn with_access(mut self, access: Vec<AccessRule>) -> AuthConfig {
+        self.access = access;
+        self
+    }
+
+    /// The same settings with `token` set.
+    pub fn with_token(mut self, token: Option<TokenConfig>) -> AuthConfig {
+        self.token = token;
+        self
+    }
+}
+
+impl AccessRule {
+    /// The same settings with `repositories` set.
+    pub fn with_repositories(mut self, repositories: Vec<String>) -> AccessRule {
+        self.repositories = repositories;
+        self
+    }
+
+    /// The same settings with `catalog` set.
+    pub fn with_catalog(mut self, catalog: bool) -> AccessRule {
+        self.catalog = catalog;
+        self
+    }
+
+    /// The same settings with `users` set.
+    pub fn with_users(mut self, users: Vec<String>) -> AccessRule {
+        self.users = users;
+        self
+    }
+
+    /// The same settings with `groups` set.
+    pub fn with_groups(mut self, groups: Vec<String>) -> AccessRule {
+        self.groups = groups;
+        self
+    }
+
+    /// The same settings with `actions` set.
+    pub fn with_actions(mut self, actions: Vec<Action>) -> AccessRule {
+        self.actions = actions;
+        self
+    }
+}
+
+impl TokenConfig {
+    /// The same settings with `realm` set.
+    pub fn with_realm(mut self, realm: Option<String>) -> TokenConfig {
+        self.realm = realm;
+        self
+    }
+
+    /// The same settings with `service` set.
+    pub fn with_service(mut self, service: String) -> TokenConfig {
+        self.service = service;
+        self
+    }
+
+    /// The same settings with `issuer` set.
+    pub fn with_issuer(mut self, issuer: String) -> TokenConfig {
+        self.issuer = issuer;
+        self
+    }
+
+    /// The same settings with `root_certificate_bundle` set.
+    pub fn with_root_certificate_bundle(
+        mut self,
+        root_certificate_bundle: Option<PathBuf>,
+    ) -> TokenConfig {
+        self.root_certificate_bundle = root_certificate_bundle;
+        self
+    }
+
+    /// The same settings with `jwks` set.
+    pub fn with_jwks(mut self, jwks: Option<PathBuf>) -> TokenConfig {
+        self.jwks = jwks;
+        self
+    }
+
+    /// The same settings with `issue` set.
+    pub fn with_issue(mut self, issue: bool) -> TokenConfig {
+        self.issue = issue;
+        self
+    }
+
+    /// The same settings with `path` set.
+    pub fn with_path(mut self, path: String) -> TokenConfig {
+        self.path = path;
+        self
+    }
+
+    /// The same settings with `signing_key` set.
+    pub fn with_signing_key(mut self, signing_key: Option<PathBuf>) -> TokenConfig {
+        self.signing_key = signing_key;
+        self
+    }
+
+    /// The same settings with `expiry` set.
+    pub fn with_expiry(mut self, expiry: std::time::Duration) -> TokenConfig {
+        self.expiry = expiry;
+        self
     }
 }
