@@ -3,7 +3,6 @@
 //! - sensitive headers: `Authorization` and cookies are marked so no log shows them;
 //! - the request id (`X-Request-Id`: the client's, up to 128 bytes, or a new one), returned
 //!   in the response with the `Docker-Distribution-API-Version` header;
-//! - a `debug` span per request, naming the request id, for everything logged while serving it;
 //! - [`route`]: the path parsed once, handed on as a request extension;
 //! - [`observe`]: the access log and the counters;
 //! - [`close`]: `Connection: close` on an error answered before the body was read;
@@ -33,7 +32,6 @@ use tower_http::request_id::{
 };
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use self::authorize::Authorize;
 use self::close::CloseAfterUnreadBody;
@@ -77,15 +75,6 @@ pub(crate) fn api(
             HeaderName::from_static(API_VERSION),
             HeaderValue::from_static("registry/2.0"),
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(())
-                .on_body_chunk(())
-                .on_eos(())
-                .on_failure(()),
-        )
         .layer(layer_fn(|inner| ParseRoute { inner }))
         .layer(layer_fn({
             let metrics = state.metrics.clone();
@@ -134,14 +123,4 @@ impl MakeRequestId for NextRequestId {
             NEXT.fetch_add(1, Ordering::Relaxed),
         )))
     }
-}
-
-/// The span everything logged while serving a request is in.
-fn request_span(request: &Request) -> tracing::Span {
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default();
-    tracing::debug_span!("request", id, method = %request.method())
 }

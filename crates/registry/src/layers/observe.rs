@@ -33,9 +33,9 @@ pub(crate) struct Observation {
     endpoint: Endpoint,
     method: Method,
     bytes_in: u64,
-    /// The request id and path, kept only when the access log is on.
-    logged: Option<(RequestId, String)>,
-    started: Instant,
+    /// The request id, the path and when the request arrived, kept only when the access log
+    /// is on.
+    logged: Option<(RequestId, String, Instant)>,
 }
 
 impl Finish for Observation {
@@ -51,7 +51,7 @@ impl Finish for Observation {
             self.bytes_in,
             bytes_out,
         );
-        if let Some((id, path)) = self.logged {
+        if let Some((id, path, started)) = self.logged {
             tracing::info!(
                 target: ACCESS,
                 request_id = id.header_value().to_str().unwrap_or_default(),
@@ -60,7 +60,7 @@ impl Finish for Observation {
                 status,
                 bytes_in = self.bytes_in,
                 bytes_out,
-                elapsed_us = self.started.elapsed().as_micros() as u64,
+                elapsed_us = started.elapsed().as_micros() as u64,
                 "request"
             );
         }
@@ -84,7 +84,7 @@ impl<S: Service<Request, Response = Response>> Service<Request> for Observe<S> {
         let logged = tracing::enabled!(target: ACCESS, tracing::Level::INFO).then(|| {
             let id = request.extensions().get::<RequestId>().cloned();
             let id = id.unwrap_or_else(|| RequestId::new(axum::http::HeaderValue::from_static("")));
-            (id, request.uri().path().to_owned())
+            (id, request.uri().path().to_owned(), Instant::now())
         });
         let observation = Observation {
             in_flight: self.metrics.start(endpoint),
@@ -92,7 +92,6 @@ impl<S: Service<Request, Response = Response>> Service<Request> for Observe<S> {
             method: request.method().clone(),
             bytes_in: content_length(request.headers()),
             logged,
-            started: Instant::now(),
         };
         Finishing::new(self.inner.call(request), observation)
     }
