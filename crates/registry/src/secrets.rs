@@ -47,32 +47,23 @@ impl SecretFiles {
 }
 
 /// Writes `content` to `path` (mode 0600) unless the file exists: through a private
-/// temporary file linked into place, so when two servers race, the first file stays whole.
+/// temporary file beside it, linked into place without replacing, so when two servers race,
+/// the first file stays whole.
 fn keep_private_file(path: &Path, content: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    write_private(&temporary, content)?;
-    let outcome = std::fs::hard_link(&temporary, path);
-    let _ = std::fs::remove_file(&temporary);
-    match outcome {
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
-    }
-}
-
-fn write_private(path: &Path, content: &[u8]) -> io::Result<()> {
     use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
     file.write_all(content)?;
-    file.sync_all()
+    file.as_file().sync_all()?;
+    match file.persist_noclobber(path) {
+        Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error.error),
+        Ok(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
