@@ -34,6 +34,7 @@ mod app;
 mod auth;
 mod config;
 mod error;
+mod file_stamp;
 mod handlers;
 mod http;
 mod idle;

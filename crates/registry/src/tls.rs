@@ -5,7 +5,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -16,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ServerError;
 use crate::config::TlsConfig;
+use crate::file_stamp::FileStamp;
 
 /// The server's certificate and key, swapped for new ones when the files change.
 pub(crate) struct ReloadingCertificate {
@@ -23,7 +23,7 @@ pub(crate) struct ReloadingCertificate {
     key: PathBuf,
     provider: Arc<CryptoProvider>,
     current: RwLock<Arc<CertifiedKey>>,
-    loaded: Mutex<Option<(Stamp, Stamp)>>,
+    loaded: Mutex<Option<(FileStamp, FileStamp)>>,
 }
 
 impl fmt::Debug for ReloadingCertificate {
@@ -35,30 +35,11 @@ impl fmt::Debug for ReloadingCertificate {
     }
 }
 
-/// What identifies one version of a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
-        let metadata = std::fs::metadata(path).ok()?;
-        Some(Stamp {
-            modified: metadata.modified().ok(),
-            len: metadata.len(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&metadata),
-        })
-    }
-}
-
 impl ReloadingCertificate {
     fn open(config: &TlsConfig, provider: Arc<CryptoProvider>) -> Result<Self, ServerError> {
-        let stamps = Stamp::of(&config.certificate).zip(Stamp::of(&config.key));
+        let stamps = FileStamp::of(&config.certificate)
+            .ok()
+            .zip(FileStamp::of(&config.key).ok());
         let certified = load(&config.certificate, &config.key, &provider)?;
         Ok(ReloadingCertificate {
             certificate: config.certificate.clone(),
@@ -72,7 +53,9 @@ impl ReloadingCertificate {
     /// Loads the files again if either changed. A pair that does not load (a key written
     /// before its certificate, say) keeps the old one in service until the next try.
     pub(crate) fn reload_if_changed(&self) {
-        let stamps = Stamp::of(&self.certificate).zip(Stamp::of(&self.key));
+        let stamps = FileStamp::of(&self.certificate)
+            .ok()
+            .zip(FileStamp::of(&self.key).ok());
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         if stamps.is_none() || *loaded == stamps {
             return;

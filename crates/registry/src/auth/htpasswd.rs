@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use sha2::{Digest as _, Sha256};
+
+use crate::file_stamp::FileStamp;
 
 /// An htpasswd file and what was last read from it.
 #[derive(Debug)]
@@ -23,30 +24,9 @@ pub(crate) struct Htpasswd {
 
 #[derive(Debug, Default)]
 struct Loaded {
-    stamp: Option<Stamp>,
+    stamp: Option<FileStamp>,
     hashes: HashMap<String, String>,
     verified: HashMap<String, [u8; 32]>,
-}
-
-/// What identifies one version of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl Stamp {
-    fn of(path: &Path) -> std::io::Result<Stamp> {
-        let metadata = std::fs::metadata(path)?;
-        Ok(Stamp {
-            modified: metadata.modified().ok(),
-            len: metadata.len(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&metadata),
-        })
-    }
 }
 
 impl Htpasswd {
@@ -67,7 +47,7 @@ impl Htpasswd {
     /// Reads the file again if it changed. A file that cannot be read now keeps the users it
     /// had, with a warning.
     fn refresh(&self) -> std::io::Result<()> {
-        let stamp = Stamp::of(&self.path)?;
+        let stamp = FileStamp::of(&self.path)?;
         {
             let state = self.lock();
             if state.stamp.as_ref() == Some(&stamp) {
