@@ -325,11 +325,7 @@ fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
         .read_or_make(UPLOAD_SECRET, || {
             let mut raw = [0u8; 32];
             getrandom::fill(&mut raw).map_err(|error| std::io::Error::other(error.to_string()))?;
-            Ok(raw
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into_bytes())
+            Ok(base16ct::lower::encode_string(&raw).into_bytes())
         })
         .map_err(ServerError::Io)?;
     if secret.len() < 32 {
