@@ -3,7 +3,7 @@
 //! A [`Copier`] holds what several copies share: the blob concurrency limit (a semaphore,
 //! [`Copier::DEFAULT_BLOBS`] slots), a request limit per registry, and the map of blobs in
 //! flight, so that two copies needing the same blob in the same destination (the same
-//! [`BlobStore`](crate::BlobStore), or the same archive being written) transfer it once
+//! [`BlobStore`], or the same archive being written) transfer it once
 //! (`dedup`). [`Copier::copy`] then:
 //!
 //! 1. reads the source's top manifest and narrows it to the platforms asked for
