@@ -380,6 +380,63 @@ async fn manifests_keep_their_bytes_tags_subjects_and_referrers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_405_names_the_methods_the_endpoint_answers() {
+    let server = TestServer::start().await;
+    let cases = [
+        ("PUT", "/v2/", "GET, HEAD"),
+        ("POST", "/v2/_catalog", "GET"),
+        ("POST", "/v2/team/app/tags/list", "GET"),
+        (
+            "PATCH",
+            "/v2/team/app/manifests/v1",
+            "GET, HEAD, PUT, DELETE",
+        ),
+        ("GET", "/v2/team/app/blobs/uploads/", "POST"),
+    ];
+    for (method, path, allow) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = server
+            .client
+            .request(method.clone(), server.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(
+            header(&response, "allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_response_may_be_sniffed_as_another_type() {
+    let server = TestServer::start().await;
+    let (_, digest) = server
+        .push_image("team/app", "v1", b"<html>a layer</html>")
+        .await;
+    let layer = Digest::of(Algorithm::Sha256, b"<html>a layer</html>");
+    for path in [
+        "/v2/".to_owned(),
+        "/v2/team/app/manifests/v1".to_owned(),
+        format!("/v2/team/app/manifests/{digest}"),
+        format!("/v2/team/app/blobs/{layer}"),
+        "/v2/team/app/manifests/missing".to_owned(),
+        "/nowhere".to_owned(),
+    ] {
+        let response = server.get(&path).await;
+        assert_eq!(
+            header(&response, "x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_is_refused_unless_enabled() {
     let server = TestServer::start_with(|config| config.delete_enabled = false).await;
     let (_, digest) = server.push_image("team/app", "v1", b"layer").await;
@@ -393,6 +450,12 @@ async fn deleting_is_refused_unless_enabled() {
     ] {
         let response = server.delete(&path).await;
         assert_eq!(response.status(), 405, "{path}");
+        let allow = if path.contains("/manifests/") {
+            "GET, HEAD, PUT"
+        } else {
+            "GET, HEAD"
+        };
+        assert_eq!(header(&response, "allow").as_deref(), Some(allow), "{path}");
         assert_eq!(error_code(response).await.as_deref(), Some("UNSUPPORTED"));
     }
     let response = server.get("/v2/team/app/manifests/v1").await;

@@ -7,7 +7,7 @@ mod referrers;
 mod uploads;
 
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gantry_spec::error_code::ErrorCode;
 
@@ -82,7 +82,30 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
         _ => Err(ApiError::new(ErrorCode::Unsupported)
             .message(format!("{method} is not supported on this endpoint"))),
     };
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let delete_enabled = state.registry.options().delete_enabled;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, allowed_methods(&route, delete_enabled));
+    }
+    response
+}
+
+/// The methods `route` answers, for the `Allow` header every 405 carries (RFC 9110, 15.5.6):
+/// `DELETE` only while deletes are enabled.
+fn allowed_methods(route: &Route, delete_enabled: bool) -> HeaderValue {
+    let methods = match route {
+        Route::Base => "GET, HEAD",
+        Route::Catalog | Route::Tags { .. } | Route::Referrers { .. } => "GET",
+        Route::Manifest { .. } if delete_enabled => "GET, HEAD, PUT, DELETE",
+        Route::Manifest { .. } => "GET, HEAD, PUT",
+        Route::Blob { .. } if delete_enabled => "GET, HEAD, DELETE",
+        Route::Blob { .. } => "GET, HEAD",
+        Route::UploadStart { .. } => "POST",
+        Route::Upload { .. } => "GET, PATCH, PUT, DELETE",
+    };
+    HeaderValue::from_static(methods)
 }
 
 /// The answer to a path that names no endpoint, or names one with an invalid part.

@@ -2,7 +2,8 @@
 //!
 //! - sensitive headers: `Authorization` and cookies are marked so no log shows them;
 //! - the request id (`X-Request-Id`: the client's, up to 128 bytes, or a new one), returned
-//!   in the response with the `Docker-Distribution-API-Version` header;
+//!   in the response with the `Docker-Distribution-API-Version` header and
+//!   `X-Content-Type-Options: nosniff`;
 //! - [`route`]: the path parsed once, handed on as a request extension;
 //! - [`observe`]: the access log and the counters;
 //! - [`close`]: `Connection: close` on an error answered before the body was read;
@@ -74,6 +75,11 @@ pub(crate) fn api(
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static(API_VERSION),
             HeaderValue::from_static("registry/2.0"),
+        ))
+        // No response is to be read as another type than it says (a pushed blob as a page).
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
         .layer(layer_fn(|inner| ParseRoute { inner }))
         .layer(layer_fn({
