@@ -266,14 +266,13 @@ fn names_crate(source: &str, ident: &str) -> bool {
         let after = &source[at + ident.len()..];
         let starts_a_path = !before
             .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':' || b == b'$');
-        let is_a_path = after.starts_with("::")
-            || after.starts_with(';')
-            || after.starts_with(" as ")
-            || after.starts_with(",")
-            || after.starts_with('}');
+        // `use ident;`, `use ident as x;`, or the crate inside a `use {…}` list.
+        let ends_a_use = [";", " as ", ",", "}"]
+            .iter()
+            .any(|end| after.starts_with(end));
         let preceded_by_use =
             source[..at].trim_end().ends_with("use") || source[..at].trim_end().ends_with("crate");
-        starts_a_path && (after.starts_with("::") || (preceded_by_use && is_a_path))
+        starts_a_path && (after.starts_with("::") || (preceded_by_use && ends_a_use))
     })
 }
 
