@@ -26,6 +26,7 @@
 //!
 //! - `testing`: the shared driver test suite (`testing::driver_suite`), which every driver
 //!   runs in one line, for drivers written outside this crate.
+//! - `s3`: [`S3Driver`], for AWS S3 and S3-compatible object stores, through `object_store`.
 
 pub mod driver;
 mod error;
@@ -38,6 +39,8 @@ pub use crate::driver::{
     BoxByteStream, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver, StorageDriver,
     WalkControl,
 };
+#[cfg(feature = "s3")]
+pub use crate::driver::{S3Credentials, S3Driver, S3Options};
 pub use crate::error::StorageError;
 pub use crate::path::StoragePath;
 pub use crate::store::{

@@ -16,6 +16,8 @@
 mod beneath;
 mod filesystem;
 mod inmemory;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use std::fmt;
 use std::future::Future;
@@ -30,6 +32,8 @@ use crate::{StorageError, StoragePath};
 
 pub use filesystem::FilesystemDriver;
 pub use inmemory::InMemoryDriver;
+#[cfg(feature = "s3")]
+pub use s3::{S3Credentials, S3Driver, S3Options};
 
 /// A boxed, sendable future: what every driver method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

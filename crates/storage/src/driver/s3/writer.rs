@@ -1,0 +1,365 @@
+//! [`S3Writer`]: an appending writer over one S3 multipart upload that lasts as long as the
+//! file is unfinished, across requests, processes and replicas.
+//!
+//! Bytes are cut into parts of the configured size and sent as they come, several at once.
+//! [`close`](FileWriter::close) sends what is left as a part when it is large enough to be one
+//! and keeps the rest (under the 5 MiB S3 asks of every part but the last) in the writer's
+//! state, `<file>/~writing`, beside the upload's id and its parts' tags: whoever opens the
+//! file to append next carries the same upload on. [`commit`](FileWriter::commit) sends the tail
+//! as the last part and completes the upload, so the object appears whole at once.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::{ObjectStoreExt, PutPayload};
+use tokio::task::JoinHandle;
+
+use super::listing::Kind;
+use super::state::WriterState;
+use super::{Bucket, MIN_PART, failed};
+use crate::driver::{BoxFuture, FileWriter};
+use crate::{StorageError, StoragePath};
+
+/// A part on its way.
+type PartUpload = JoinHandle<Result<PartId, StorageError>>;
+
+/// A writer of one file in the bucket.
+pub(super) struct S3Writer {
+    bucket: Arc<Bucket>,
+    path: StoragePath,
+    key: String,
+    /// The upload and the parts sent so far.
+    upload: Option<String>,
+    parts: Vec<String>,
+    pending: VecDeque<PartUpload>,
+    /// The bytes not in a part yet.
+    buffer: BytesMut,
+    size: u64,
+    /// What the last close stored (empty for a new file).
+    closed: WriterState,
+    /// A state is stored for this file.
+    has_state: bool,
+    /// An object is stored for this file: the content before this writer started over.
+    replaces_object: bool,
+    /// The upload of an unfinished writer this one started over from, to abort.
+    abandoned: Option<String>,
+}
+
+impl fmt::Debug for S3Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Writer")
+            .field("path", &self.path)
+            .field("upload", &self.upload)
+            .field("parts", &self.parts.len())
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for S3Writer {
+    fn drop(&mut self) {
+        for part in &self.pending {
+            part.abort();
+        }
+    }
+}
+
+impl S3Writer {
+    /// A writer of the file at `path`: a new one, or with `append` one that carries on after
+    /// what is there (an unfinished writer's state, or a finished object).
+    pub(super) async fn open(
+        bucket: Arc<Bucket>,
+        path: &StoragePath,
+        append: bool,
+    ) -> Result<S3Writer, StorageError> {
+        let key = bucket.keys.file(path);
+        let mut writer = S3Writer {
+            bucket: Arc::clone(&bucket),
+            path: path.clone(),
+            key,
+            upload: None,
+            parts: Vec::new(),
+            pending: VecDeque::new(),
+            buffer: BytesMut::new(),
+            size: 0,
+            closed: WriterState::default(),
+            has_state: false,
+            replaces_object: false,
+            abandoned: None,
+        };
+        if path.is_root() {
+            return Err(writer.invalid());
+        }
+        match bucket.beside(&writer.key).await? {
+            Some(Kind::Dir) => return Err(writer.invalid()),
+            Some(Kind::Writing) => {
+                let state = bucket.writer_state(path).await?;
+                writer.has_state = true;
+                if append {
+                    writer.upload.clone_from(&state.upload);
+                    writer.parts.clone_from(&state.parts);
+                    writer.buffer.extend_from_slice(&state.tail);
+                    writer.size = state.size;
+                    writer.closed = state;
+                } else {
+                    writer.abandoned = state.upload;
+                }
+                return Ok(writer);
+            }
+            Some(Kind::File) | None => {}
+        }
+        if append {
+            writer.carry_on_from_object().await?;
+        } else {
+            bucket.check_parents(path).await?;
+            writer.replaces_object = bucket.object_exists(&writer.key).await?;
+        }
+        Ok(writer)
+    }
+
+    /// Appends to a finished object: its bytes become this writer's first ones, read back
+    /// (S3 cannot add to an object).
+    async fn carry_on_from_object(&mut self) -> Result<(), StorageError> {
+        let object = super::keys::object(&self.key)?;
+        let found = self
+            .bucket
+            .store
+            .get(&object)
+            .await
+            .map_err(|error| failed(&self.path, error))?;
+        self.replaces_object = true;
+        let mut stream = found.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| failed(&self.path, error))?;
+            self.append(chunk).await?;
+        }
+        Ok(())
+    }
+
+    fn invalid(&self) -> StorageError {
+        StorageError::InvalidPath {
+            path: self.path.to_string(),
+        }
+    }
+
+    async fn append(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.size += chunk.len() as u64;
+        self.buffer.extend_from_slice(&chunk);
+        while self.buffer.len() >= self.bucket.part_size {
+            let part = self.buffer.split_to(self.bucket.part_size).freeze();
+            self.send(part).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `part` as the next part, keeping at most the configured number on their way.
+    async fn send(&mut self, part: Bytes) -> Result<(), StorageError> {
+        let upload = match &self.upload {
+            Some(upload) => upload.clone(),
+            None => self.begin_upload().await?,
+        };
+        while self.pending.len() >= self.bucket.concurrency {
+            self.receive_one().await?;
+        }
+        let index = self.parts.len() + self.pending.len();
+        let bucket = Arc::clone(&self.bucket);
+        let path = self.path.clone();
+        let object = super::keys::object(&self.key)?;
+        self.pending.push_back(tokio::spawn(async move {
+            bucket
+                .store
+                .put_part(&object, &upload, index, PutPayload::from(part))
+                .await
+                .map_err(|error| failed(&path, error))
+        }));
+        Ok(())
+    }
+
+    /// Starts the multipart upload, and stores its id at once, with what was closed before,
+    /// so that a crash cannot lose it (the upload is aborted when the file is deleted).
+    async fn begin_upload(&mut self) -> Result<String, StorageError> {
+        let object = super::keys::object(&self.key)?;
+        let upload = self
+            .bucket
+            .store
+            .create_multipart(&object)
+            .await
+            .map_err(|error| failed(&self.path, error))?;
+        let state = WriterState {
+            upload: Some(upload.clone()),
+            ..self.closed.clone()
+        };
+        self.bucket.put_state(&self.path, &state).await?;
+        self.has_state = true;
+        self.upload = Some(upload.clone());
+        Ok(upload)
+    }
+
+    async fn receive_one(&mut self) -> Result<(), StorageError> {
+        if let Some(part) = self.pending.pop_front() {
+            let part = part.await.map_err(|error| StorageError::Io {
+                path: self.path.to_string(),
+                source: std::io::Error::other(error),
+            })??;
+            self.parts.push(part.content_id);
+        }
+        Ok(())
+    }
+
+    async fn receive_all(&mut self) -> Result<(), StorageError> {
+        while !self.pending.is_empty() {
+            self.receive_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn close_inner(mut self) -> Result<(), StorageError> {
+        self.receive_all().await?;
+        if self.buffer.len() >= MIN_PART {
+            let part = self.buffer.split().freeze();
+            self.send(part).await?;
+            self.receive_all().await?;
+        }
+        let state = WriterState {
+            upload: self.upload.clone(),
+            parts: std::mem::take(&mut self.parts),
+            tail: self.buffer.split().freeze(),
+            size: self.size,
+        };
+        self.bucket.put_state(&self.path, &state).await?;
+        if self.replaces_object {
+            self.bucket.delete_object(&self.path, &self.key).await?;
+        }
+        self.abort_abandoned().await
+    }
+
+    async fn commit_inner(mut self) -> Result<(), StorageError> {
+        self.receive_all().await?;
+        let object = super::keys::object(&self.key)?;
+        match self.upload.clone() {
+            None => {
+                let content = self.buffer.split().freeze();
+                self.bucket
+                    .store
+                    .put(&object, PutPayload::from(content))
+                    .await
+                    .map_err(|error| failed(&self.path, error))?;
+            }
+            Some(upload) => {
+                if !self.buffer.is_empty() {
+                    let part = self.buffer.split().freeze();
+                    self.send(part).await?;
+                    self.receive_all().await?;
+                }
+                let parts = self
+                    .parts
+                    .iter()
+                    .map(|tag| PartId {
+                        content_id: tag.clone(),
+                    })
+                    .collect();
+                self.bucket
+                    .store
+                    .complete_multipart(&object, &upload, parts)
+                    .await
+                    .map_err(|error| failed(&self.path, error))?;
+            }
+        }
+        if self.has_state {
+            self.bucket.delete_state(&self.path).await?;
+        }
+        self.abort_abandoned().await
+    }
+
+    async fn cancel_inner(mut self) -> Result<(), StorageError> {
+        for part in self.pending.drain(..) {
+            part.abort();
+        }
+        if let Some(upload) = self.upload.take() {
+            self.bucket
+                .abort_upload(&self.path, &self.key, &upload)
+                .await?;
+        }
+        self.abort_abandoned().await?;
+        if self.has_state {
+            self.bucket.delete_state(&self.path).await?;
+        }
+        self.bucket.delete_object(&self.path, &self.key).await
+    }
+
+    async fn abort_abandoned(&mut self) -> Result<(), StorageError> {
+        match self.abandoned.take() {
+            Some(upload) => {
+                self.bucket
+                    .abort_upload(&self.path, &self.key, &upload)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl FileWriter for S3Writer {
+    fn write<'a>(&'a mut self, chunk: Bytes) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(self.append(chunk))
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(self.close_inner())
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(self.commit_inner())
+    }
+
+    fn cancel(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(self.cancel_inner())
+    }
+}
+
+/// Completes an unfinished writer's upload as the object at `path`, so it can be read: what a
+/// read of a closed file with parts needs (S3 cannot read parts before completion). A later
+/// append reads the object back.
+pub(super) async fn finish(bucket: &Bucket, path: &StoragePath) -> Result<(), StorageError> {
+    let state = bucket.writer_state(path).await?;
+    let key = bucket.keys.file(path);
+    let object = super::keys::object(&key)?;
+    match state.upload {
+        None => {
+            bucket
+                .store
+                .put(&object, PutPayload::from(state.tail))
+                .await
+                .map_err(|error| failed(path, error))?;
+        }
+        Some(upload) => {
+            let mut parts: Vec<PartId> = state
+                .parts
+                .into_iter()
+                .map(|content_id| PartId { content_id })
+                .collect();
+            if !state.tail.is_empty() {
+                let part = bucket
+                    .store
+                    .put_part(&object, &upload, parts.len(), PutPayload::from(state.tail))
+                    .await
+                    .map_err(|error| failed(path, error))?;
+                parts.push(part);
+            }
+            bucket
+                .store
+                .complete_multipart(&object, &upload, parts)
+                .await
+                .map_err(|error| failed(path, error))?;
+        }
+    }
+    bucket.delete_state(path).await
+}
