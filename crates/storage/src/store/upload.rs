@@ -114,17 +114,23 @@ impl BlobWriter {
     /// is a shortcut that [`resume`](super::BlobStore::resume) only takes when it is whole and
     /// saved at the data's size, else it hashes the data again. Waiting for the disk at every
     /// chunk would stall a chunked upload on each one.
+    ///
+    /// The hash state goes first: it is named by its offset, so until the data reaches that
+    /// size nobody takes it, and a process that dies between the two leaves the previous
+    /// state matching the data. Drivers that cannot read an unfinished file cheaply (S3) then
+    /// never need to hash it again.
     pub async fn close(mut self) -> Result<(), StorageError> {
-        if let Some(file) = self.file.take() {
-            file.close().await?;
-        }
         let saved = self.ingest.saved();
         let path =
             paths::upload_hash_state(&self.name, &self.id, saved.algorithm(), saved.offset())?;
         self.inner
             .driver
             .put_content_unsynced(&path, Bytes::from(saved.into_bytes()))
-            .await
+            .await?;
+        match self.file.take() {
+            Some(file) => file.close().await,
+            None => Ok(()),
+        }
     }
 
     /// Finishes the upload as the blob `provisional`, checking the size (when `expected_size`

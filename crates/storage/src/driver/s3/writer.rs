@@ -4,7 +4,7 @@
 //! Bytes are cut into parts of the configured size and sent as they come, several at once.
 //! [`close`](FileWriter::close) sends what is left as a part when it is large enough to be one
 //! and keeps the rest (under the 5 MiB S3 asks of every part but the last) in the writer's
-//! state, `<file>/~writing`, beside the upload's id and its parts' tags: whoever opens the
+//! state, `<file>~writing`, beside the upload's id and its parts' tags: whoever opens the
 //! file to append next carries the same upload on. [`commit`](FileWriter::commit) sends the tail
 //! as the last part and completes the upload, so the object appears whole at once.
 
