@@ -365,8 +365,11 @@ impl Bucket {
             .create_multipart(&object)
             .await
             .map_err(|error| failed(to, error))?;
-        // Copied parts may be up to 5 GiB; large ones keep the part count low.
-        let part = (size / 10_000 + 1).max(1 << 30);
+        // Parts as large as one copy may be (S3 allows 10,000 of them).
+        let part = self
+            .single_copy_limit
+            .clamp(MIN_PART_SIZE, MAX_SINGLE_COPY)
+            .max(size.div_ceil(10_000));
         let ranges: Vec<(u64, u64)> = (0..size.div_ceil(part))
             .map(|n| (n * part, ((n + 1) * part).min(size) - 1))
             .collect();
