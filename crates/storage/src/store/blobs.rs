@@ -320,7 +320,7 @@ impl BlobStore {
         paths::check_upload_id(id)?;
         let _guard = self.inner.lock_upload(&self.name, id).await;
         let dir = paths::upload_dir(&self.name, id)?;
-        match self.inner.driver.delete(&dir).await {
+        match self.inner.delete(&dir).await {
             Err(StorageError::PathNotFound { .. }) => {
                 Err(StorageError::BlobUploadUnknown { id: id.to_owned() })
             }
@@ -339,7 +339,7 @@ impl BlobStore {
             .ok_or_else(|| StorageError::BlobUnknown {
                 digest: digest.clone(),
             })?;
-        match self.inner.driver.delete(&link_dir).await {
+        match self.inner.delete(&link_dir).await {
             Err(StorageError::PathNotFound { .. }) => Err(StorageError::BlobUnknown {
                 digest: digest.clone(),
             }),

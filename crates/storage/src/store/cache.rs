@@ -67,6 +67,16 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
         young.insert(key, value);
     }
 
+    /// Drops every entry whose key `stale` picks.
+    pub(crate) fn remove_where(&self, stale: impl Fn(&K) -> bool) {
+        if self.half == 0 {
+            return;
+        }
+        let mut guard = self.lock();
+        guard.0.retain(|key, _| !stale(key));
+        guard.1.retain(|key, _| !stale(key));
+    }
+
     /// How many entries are cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

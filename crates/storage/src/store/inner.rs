@@ -10,6 +10,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::cache::BoundedCache;
 use super::catalog::CatalogCache;
+use super::links::LinkCache;
 use super::locks::KeyedLocks;
 use super::options::RegistryOptions;
 use super::paths;
@@ -28,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) locks: KeyedLocks,
     /// Repository names between catalog walks.
     pub(crate) catalog: CatalogCache,
+    /// Links read recently, for `link_cache_ttl`.
+    pub(crate) links: LinkCache,
 }
 
 impl Inner {
@@ -36,9 +39,19 @@ impl Inner {
         &self,
         path: &StoragePath,
     ) -> Result<Option<Digest>, StorageError> {
+        if let Some(digest) = self.links.get(path) {
+            return Ok(Some(digest));
+        }
         match self.driver.get_content(path).await {
-            Ok(content) => paths::parse_link(path, &content).map(Some),
-            Err(StorageError::PathNotFound { .. }) => Ok(None),
+            Ok(content) => {
+                let digest = paths::parse_link(path, &content)?;
+                self.links.put(path, &digest);
+                Ok(Some(digest))
+            }
+            Err(StorageError::PathNotFound { .. }) => {
+                self.links.forget_below(path);
+                Ok(None)
+            }
             Err(error) => Err(error),
         }
     }
@@ -52,6 +65,7 @@ impl Inner {
         self.driver
             .put_content(path, Bytes::copy_from_slice(digest.as_str().as_bytes()))
             .await?;
+        self.links.put(path, digest);
         if let Some(name) = paths::catalog_name(path) {
             self.catalog.note(name);
         }
@@ -69,10 +83,19 @@ impl Inner {
 
     /// Deletes `path` and what is below it; nothing there is not an error.
     pub(crate) async fn delete_if_exists(&self, path: &StoragePath) -> Result<(), StorageError> {
-        match self.driver.delete(path).await {
+        match self.delete(path).await {
             Ok(()) | Err(StorageError::PathNotFound { .. }) => Ok(()),
             Err(error) => Err(error),
         }
+    }
+
+    /// Deletes `path` and what is below it, and forgets the links there.
+    pub(crate) async fn delete(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.links.forget_below(path);
+        let deleted = self.driver.delete(path).await;
+        // Again: a read between the first forgetting and the delete may have cached a link.
+        self.links.forget_below(path);
+        deleted
     }
 
     /// The children of a directory by name; empty when it does not exist.

@@ -139,7 +139,7 @@ impl ManifestStore {
             tags::untag_locked(&self.inner, &self.name, &tag).await?;
         }
         let revision = paths::revision_dir(&self.name, digest)?;
-        match self.inner.driver.delete(&revision).await {
+        match self.inner.delete(&revision).await {
             Err(StorageError::PathNotFound { .. }) => {
                 return Err(StorageError::ManifestUnknown {
                     reference: digest.to_string(),

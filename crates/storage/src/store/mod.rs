@@ -17,6 +17,7 @@ mod cache;
 mod catalog;
 mod indexes;
 mod inner;
+mod links;
 mod locks;
 mod manifests;
 mod options;

@@ -35,6 +35,12 @@ pub struct RegistryOptions {
     /// later pages. Repositories this process creates join it at once; those another process
     /// sharing the storage creates appear within this time. Zero walks the tree for every page.
     pub catalog_refresh: Duration,
+    /// How long a `link` file this process read may answer again without reading storage
+    /// (tags, manifest revisions, blobs linked into a repository). Writes and deletes through
+    /// this process update it at once; another process's are seen within this time. Zero, the
+    /// default, reads every link every time: for storage where a read costs little (a local
+    /// disk), unlike an object store, where each is a request.
+    pub link_cache_ttl: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -49,6 +55,7 @@ impl Default for RegistryOptions {
             upload_purge_age: Duration::from_secs(7 * 24 * 60 * 60),
             descriptor_cache_capacity: 10_000,
             catalog_refresh: Duration::from_secs(10),
+            link_cache_ttl: Duration::ZERO,
         }
     }
 }
@@ -107,6 +114,12 @@ impl RegistryOptions {
         self
     }
 
+    /// With this link cache lifetime.
+    pub fn with_link_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.link_cache_ttl = ttl;
+        self
+    }
+
     /// With this descriptor cache capacity.
     pub fn with_descriptor_cache_capacity(mut self, entries: usize) -> Self {
         self.descriptor_cache_capacity = entries;
@@ -126,6 +139,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("upload_purge_age", &self.upload_purge_age)
             .field("descriptor_cache_capacity", &self.descriptor_cache_capacity)
             .field("catalog_refresh", &self.catalog_refresh)
+            .field("link_cache_ttl", &self.link_cache_ttl)
             .finish()
     }
 }

@@ -10,6 +10,7 @@ use super::blobs::random_secret;
 use super::cache::BoundedCache;
 use super::catalog::{self, CatalogCache};
 use super::inner::Inner;
+use super::links::LinkCache;
 use super::locks::KeyedLocks;
 use super::manifests::MANIFEST_CACHE_CAPACITY;
 use super::options::RegistryOptions;
@@ -36,6 +37,7 @@ impl Registry {
         } else {
             options.upload_secret.clone()
         };
+        let link_cache_ttl = options.link_cache_ttl;
         Ok(Registry {
             inner: Arc::new(Inner {
                 driver,
@@ -47,6 +49,7 @@ impl Registry {
                 secret,
                 locks: KeyedLocks::default(),
                 catalog: CatalogCache::default(),
+                links: LinkCache::new(link_cache_ttl),
             }),
         })
     }
