@@ -50,6 +50,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("put_content_is_atomic", |d, b| {
             Box::pin(put_content_is_atomic(d, b))
         }),
+        ("create_content_only_once", |d, b| {
+            Box::pin(create_content_only_once(d, b))
+        }),
         ("reader_offsets", |d, b| Box::pin(reader_offsets(d, b))),
         ("read_streams", |d, b| Box::pin(read_streams(d, b))),
         ("writer_close_and_append", |d, b| {
@@ -221,6 +224,48 @@ async fn put_content_is_atomic(driver: Arc<dyn StorageDriver>, base: StoragePath
     assert!(reads > 0);
     let last = driver.get_content(&file).await.unwrap();
     assert!(last == first || last == second);
+}
+
+async fn create_content_only_once(driver: Arc<dyn StorageDriver>, base: StoragePath) {
+    const CREATORS: u64 = 8;
+    let file = path(&base, "made/once");
+    let creators: Vec<_> = (0..CREATORS)
+        .map(|n| {
+            let (driver, file) = (Arc::clone(&driver), file.clone());
+            let content = Bytes::from(pattern(n, 0, (64 << 10) + n as usize));
+            tokio::spawn(async move {
+                let created = driver.create_content(&file, content.clone()).await.unwrap();
+                let read = driver.get_content(&file).await.unwrap();
+                (created, content, read)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for creator in creators {
+        outcomes.push(creator.await.unwrap());
+    }
+    let winners: Vec<_> = outcomes.iter().filter(|(created, ..)| *created).collect();
+    assert_eq!(winners.len(), 1, "exactly one creator wins");
+    let winner = winners[0].1.clone();
+    for (_, _, read) in &outcomes {
+        assert!(*read == winner, "every creator reads the winner's bytes");
+    }
+    assert_eq!(driver.get_content(&file).await.unwrap(), winner);
+
+    // An existing file is left as it was; a directory or a path below a file cannot be made.
+    let kept = path(&base, "kept");
+    put(&driver, &kept, b"first").await;
+    let again = driver.create_content(&kept, Bytes::from_static(b"second"));
+    assert!(!again.await.unwrap());
+    assert_eq!(driver.get_content(&kept).await.unwrap(), "first");
+    for refused in [path(&base, "made"), path(&base, "kept/below")] {
+        let created = driver.create_content(&refused, Bytes::from_static(b"x"));
+        assert!(is_invalid_path(created.await), "{refused}");
+    }
+    assert_eq!(
+        driver.list(&base).await.unwrap(),
+        [path(&base, "kept"), path(&base, "made")]
+    );
 }
 
 async fn reader_offsets(driver: Arc<dyn StorageDriver>, base: StoragePath) {

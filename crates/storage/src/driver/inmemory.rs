@@ -89,7 +89,16 @@ fn store(
     let mut files = files
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    check_file_slot(&files, path)?;
+    insert(&mut files, path, content)
+}
+
+/// Puts `content` at `path`, replacing the file there, if the path can hold a file.
+fn insert(
+    files: &mut BTreeMap<String, File>,
+    path: &StoragePath,
+    content: Bytes,
+) -> Result<(), StorageError> {
+    check_file_slot(files, path)?;
     files.insert(
         path.to_string(),
         File {
@@ -129,6 +138,20 @@ impl StorageDriver for InMemoryDriver {
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move { store(&self.files, path, content) })
+    }
+
+    fn create_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        Box::pin(async move {
+            let mut files = self.files();
+            if files.contains_key(path.as_str()) {
+                return Ok(false);
+            }
+            insert(&mut files, path, content).map(|()| true)
+        })
     }
 
     fn reader<'a>(

@@ -6,6 +6,8 @@
 //!
 //! What every driver promises (the shared suite in [`testing`](crate::testing) checks each):
 //! - [`put_content`](StorageDriver::put_content) replaces a file whole or not at all;
+//! - [`create_content`](StorageDriver::create_content) writes a file only where none is, and of
+//!   concurrent creators exactly one wins;
 //! - a [`FileWriter`]'s bytes are at the path once it is closed or committed, and
 //!   [`writer`](StorageDriver::writer) with `append` carries on after them;
 //! - [`list`](StorageDriver::list) and [`walk`](StorageDriver::walk) go in lexical order;
@@ -91,6 +93,16 @@ pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Writes `content` at `path` only when nothing is there, atomically and durably, creating
+    /// parents; true when this call created it, false when a file was already there (left as it
+    /// was). Of several concurrent creators exactly one wins, and every reader sees the
+    /// winner's bytes whole: for what must be made once though many servers start at once.
+    fn create_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<bool, StorageError>>;
 
     /// Replaces the file at `path` with `content` atomically, like
     /// [`put_content`](Self::put_content), but without waiting for it to reach the disk: for

@@ -10,7 +10,10 @@
 //! them. The root belongs to the driver.
 //!
 //! Whole files ([`put_content`](StorageDriver::put_content)) are written under a temporary name
-//! in the target's directory, synced, renamed over the target, and the directory is synced. A
+//! in the target's directory, synced, renamed over the target, and the directory is synced;
+//! [`create_content`](StorageDriver::create_content) links the temporary file to the target
+//! instead, which never replaces, and makes the file readable by its owner only (mode 0600 on
+//! Unix: what is made once, such as a server's secrets, is private). A
 //! temporary name contains `~`, which no [`StoragePath`] can, so it never collides with a path
 //! and listings never show it (one left by a crash stays until its directory is deleted).
 //! A [`FileWriter`] writes to its file directly, in batches of 1 MiB written at their offsets
@@ -82,14 +85,16 @@ impl FilesystemDriver {
         &self.root
     }
 
-    /// Writes `content` to a temporary file beside `path` and renames it over `path`; when
-    /// `durability` asks, syncs the file first and the directories it changed after.
-    async fn replace(
+    /// Writes `content` to a temporary file beside `path` and renames it over `path`
+    /// ([`Placement::Replace`]) or links it there only when nothing is
+    /// ([`Placement::Create`]; false when something was); syncs the file first and the
+    /// directories it changed after, unless the placement says it need not.
+    async fn place(
         &self,
         path: &StoragePath,
         content: Bytes,
-        durability: Durability,
-    ) -> Result<(), StorageError> {
+        placement: Placement,
+    ) -> Result<bool, StorageError> {
         let root = Arc::clone(&self.root);
         let owned = path.clone();
         blocking(path, move || {
@@ -98,36 +103,75 @@ impl FilesystemDriver {
                 return Err(invalid(&path));
             }
             let resolved = resolve(&root, &path, Access::Write)?;
+            if placement == Placement::Create {
+                match &resolved.meta {
+                    Some(meta) if meta.is_dir() => return Err(invalid(&path)),
+                    Some(_) => return Ok(false),
+                    None => {}
+                }
+            }
             let dir = resolved.full.parent().unwrap_or(&root).to_path_buf();
             let error = |e| fs_error(path.as_str(), Access::Write, e);
-            let (temp, mut file) = create_temp(&dir).map_err(error)?;
-            let written = file
-                .write_all(&content)
-                .and_then(|()| match durability {
-                    Durability::Synced => file.sync_all(),
-                    Durability::Unsynced => Ok(()),
-                })
-                .and_then(|()| fs::rename(&temp, &resolved.full));
-            if let Err(e) = written {
-                drop(file);
-                // Best effort: the temporary's name is invisible to the driver anyway.
-                let _ = fs::remove_file(&temp);
-                return Err(error(e));
+            let private = placement == Placement::Create;
+            let (temp, mut file) = create_temp(&dir, private).map_err(error)?;
+            let written = file.write_all(&content).and_then(|()| match placement {
+                Placement::Replace(Durability::Unsynced) => Ok(()),
+                _ => file.sync_all(),
+            });
+            let placed = written.and_then(|()| match placement {
+                Placement::Replace(_) => fs::rename(&temp, &resolved.full).map(|()| true),
+                // A link never replaces: the file appears whole, or the first one stays.
+                Placement::Create => {
+                    let linked = match fs::hard_link(&temp, &resolved.full) {
+                        Ok(()) => Ok(true),
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                        Err(e) => Err(e),
+                    };
+                    // Best effort, as below: the temporary's name is invisible to the driver.
+                    let _ = fs::remove_file(&temp);
+                    linked
+                }
+            });
+            let created = match placed {
+                Ok(created) => created,
+                Err(e) => {
+                    drop(file);
+                    // Best effort: the temporary's name is invisible to the driver anyway.
+                    let _ = fs::remove_file(&temp);
+                    return Err(error(e));
+                }
+            };
+            if !created {
+                // Lost the race: what won must be a file.
+                return match fs::symlink_metadata(&resolved.full) {
+                    Ok(meta) if meta.is_file() => Ok(false),
+                    Ok(_) => Err(invalid(&path)),
+                    Err(e) => Err(error(e)),
+                };
             }
-            match durability {
-                Durability::Synced => {
+            match placement {
+                Placement::Replace(Durability::Unsynced) => Ok(true),
+                _ => {
                     let mut dirs = resolved.changed_dirs;
                     dirs.push(dir);
-                    sync_dirs(dirs, &path)
+                    sync_dirs(dirs, &path).map(|()| true)
                 }
-                Durability::Unsynced => Ok(()),
             }
         })
         .await
     }
 }
 
-/// Whether [`FilesystemDriver::replace`] waits for the new file to reach the disk.
+/// How [`FilesystemDriver::place`] puts a file at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Over whatever is there.
+    Replace(Durability),
+    /// Only where nothing is, synced, and readable by the owner only.
+    Create,
+}
+
+/// Whether [`Placement::Replace`] waits for the new file to reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Durability {
     Synced,
@@ -170,7 +214,19 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(self.replace(path, content, Durability::Synced))
+        Box::pin(async move {
+            self.place(path, content, Placement::Replace(Durability::Synced))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn create_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        Box::pin(self.place(path, content, Placement::Create))
     }
 
     fn put_content_unsynced<'a>(
@@ -178,7 +234,11 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(self.replace(path, content, Durability::Unsynced))
+        Box::pin(async move {
+            self.place(path, content, Placement::Replace(Durability::Unsynced))
+                .await
+                .map(drop)
+        })
     }
 
     fn reader<'a>(
@@ -677,6 +737,33 @@ mod tests {
             driver.list(&path("/a")).await.unwrap(),
             [path("/a/b"), path("/a/dir")]
         );
+    }
+
+    #[tokio::test]
+    async fn created_files_are_private_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = FilesystemDriver::new(dir.path()).unwrap();
+        let made = path("/gantry/made");
+        assert!(
+            driver
+                .create_content(&made, Bytes::from_static(b"one"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !driver
+                .create_content(&made, Bytes::from_static(b"two"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(fs::read(dir.path().join("gantry/made")).unwrap(), b"one");
+        assert_eq!(tree(dir.path()), ["gantry", "gantry/made"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let meta = fs::metadata(dir.path().join("gantry/made")).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
     }
 
     #[tokio::test]

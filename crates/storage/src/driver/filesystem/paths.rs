@@ -157,15 +157,24 @@ pub(super) fn sync_dirs(mut dirs: Vec<PathBuf>, path: &StoragePath) -> Result<()
     Ok(())
 }
 
-/// Creates a new, empty temporary file in `dir`, named so that no [`StoragePath`] can name it.
-pub(super) fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+/// Creates a new, empty temporary file in `dir`, named so that no [`StoragePath`] can name it;
+/// `private` makes it readable and writable by its owner only (on Unix).
+pub(super) fn create_temp(dir: &Path, private: bool) -> io::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut last_error = None;
     // A leftover from a crashed process with the same id may hold a name: try the next one.
     for _ in 0..64 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(".tmp~{}~{n}", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        match options.open(&temp) {
             Ok(file) => return Ok((temp, file)),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => last_error = Some(error),
             Err(error) => return Err(error),

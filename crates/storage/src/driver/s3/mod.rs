@@ -26,7 +26,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::signer::Signer;
-use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
 
 use self::dirs::KnownDirs;
 use self::keys::Keys;
@@ -474,6 +476,29 @@ impl StorageDriver for S3Driver {
                 .await
                 .map_err(|error| failed(path, error))?;
             Ok(())
+        })
+    }
+
+    /// A conditional PUT (`If-None-Match: *`): the store keeps the first object and refuses
+    /// the others with `412`.
+    fn create_content<'a>(
+        &'a self,
+        path: &'a StoragePath,
+        content: Bytes,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        Box::pin(async move {
+            self.bucket.prepare_replace(path).await?;
+            let object = keys::object(&self.bucket.keys.file(path))?;
+            let options = PutOptions::from(PutMode::Create);
+            let put = self
+                .bucket
+                .store
+                .put_opts(&object, PutPayload::from(content), options);
+            match put.await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(error) => Err(failed(path, error)),
+            }
         })
     }
 
