@@ -145,6 +145,18 @@ pub enum ServerError {
     /// The storage could not be opened.
     #[error("storage")]
     Storage(#[source] gantry_storage::StorageError),
+    /// A secret kept in the storage (the upload secret, the token issuer's key) could not be
+    /// read, made or used.
+    #[error("{what} at {path} in the storage")]
+    Secret {
+        /// What the secret is.
+        what: &'static str,
+        /// Its storage path.
+        path: String,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
     /// Other I/O.
     #[error("I/O")]
     Io(#[source] std::io::Error),

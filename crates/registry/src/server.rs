@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,12 +28,12 @@ use crate::config::Config;
 use crate::idle::IdleTimeout;
 use crate::limits::{ClientAddr, UploadSlots};
 use crate::metrics::Metrics;
-use crate::secrets::SecretFiles;
+use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::tls::{self, ReloadingCertificate};
 use crate::{ServerError, layers};
 
-/// The name of the upload-URL secret among the root's secrets.
+/// The name of the upload-URL secret among the storage's secrets.
 const UPLOAD_SECRET: &str = "upload-secret";
 
 /// How long in-flight requests get to finish once shutdown begins.
@@ -61,13 +60,24 @@ struct ConnectionLimits {
 }
 
 impl Server {
-    /// Opens the storage, loads TLS material and binds the listeners `config` names.
+    /// Opens the storage `config` names, loads TLS material and binds the listeners.
     pub async fn bind(config: &Config) -> Result<Server, ServerError> {
         let driver: Arc<dyn StorageDriver> =
             Arc::new(FilesystemDriver::new(&config.root).map_err(ServerError::Storage)?);
+        Server::bind_with_driver(config, driver).await
+    }
+
+    /// Like [`bind`](Server::bind), but over a driver the caller made: `config`'s storage
+    /// settings other than `[storage] redirect` are not used. Secrets not in `config` are
+    /// read from the driver's storage, or made there once.
+    pub async fn bind_with_driver(
+        config: &Config,
+        driver: Arc<dyn StorageDriver>,
+    ) -> Result<Server, ServerError> {
+        let secrets = Secrets::new(Arc::clone(&driver));
         let secret = match &config.upload_secret {
             Some(secret) => secret.clone().into_bytes(),
-            None => persistent_secret(&config.root)?,
+            None => upload_secret(&secrets).await?,
         };
         let options = RegistryOptions::new()
             .with_delete_enabled(config.delete_enabled)
@@ -82,7 +92,7 @@ impl Server {
             registry,
             metrics: Arc::new(Metrics::default()),
             chunk_min_length: config.chunk_min_length,
-            auth: Auth::new(config.auth.as_ref(), &config.root, config.tls.is_some())?,
+            auth: Auth::new(config.auth.as_ref(), &secrets, config.tls.is_some()).await?,
             upload_slots: Arc::new(UploadSlots::new(config.max_uploads_per_client)),
             max_blob_size: config.max_blob_size,
         };
@@ -318,22 +328,24 @@ async fn purge_loop(registry: Registry, every: Duration) {
     }
 }
 
-/// The upload secret kept in `<root>/gantry/upload-secret`, made on first use.
-fn persistent_secret(root: &Path) -> Result<Vec<u8>, ServerError> {
-    let secrets = SecretFiles::new(root);
-    let secret = secrets
-        .read_or_make(UPLOAD_SECRET, || {
-            let mut raw = [0u8; 32];
-            getrandom::fill(&mut raw).map_err(|error| std::io::Error::other(error.to_string()))?;
-            Ok(base16ct::lower::encode_string(&raw).into_bytes())
-        })
-        .map_err(ServerError::Io)?;
-    if secret.len() < 32 {
-        return Err(ServerError::File {
-            what: "upload secret",
-            path: secrets.path(UPLOAD_SECRET),
-            source: "shorter than 32 bytes".into(),
-        });
-    }
-    Ok(secret)
+/// The upload secret kept in the storage (`<root>/gantry/upload-secret` on the filesystem):
+/// 32 random bytes in hex, made on first use.
+async fn upload_secret(secrets: &Secrets) -> Result<Vec<u8>, ServerError> {
+    secrets
+        .read_or_make(
+            UPLOAD_SECRET,
+            "upload secret",
+            || {
+                let mut raw = [0u8; 32];
+                getrandom::fill(&mut raw).map_err(|error| error.to_string())?;
+                Ok(base16ct::lower::encode_string(&raw).into_bytes())
+            },
+            |secret| {
+                if secret.len() < 32 {
+                    return Err("shorter than 32 bytes".into());
+                }
+                Ok(secret.to_vec())
+            },
+        )
+        .await
 }

@@ -41,13 +41,13 @@ use self::policy::Policy;
 use self::scope::{Action, Actions, Resource, Scope};
 use self::settings::{AuthConfig, TokenConfig};
 use self::token::TokenVerifier;
-use crate::ServerError;
 use crate::error::ApiError;
 use crate::http::header_value;
 use crate::route::Route;
-use crate::secrets::SecretFiles;
+use crate::secrets::Secrets;
+use crate::{Cause, ServerError};
 
-/// The name of the built-in issuer's key among the root's secrets.
+/// The name of the built-in issuer's key among the storage's secrets.
 const TOKEN_KEY: &str = "token-key.pem";
 
 /// The realm named in Basic challenges.
@@ -99,11 +99,11 @@ enum Refusal {
 }
 
 impl Auth {
-    /// The authentication `config` describes; `None` when the registry is open. `root` keeps
-    /// a generated issuer key; `tls` says which scheme realms made from `Host` use.
-    pub(crate) fn new(
+    /// The authentication `config` describes; `None` when the registry is open. `secrets`
+    /// keeps a generated issuer key; `tls` says which scheme realms made from `Host` use.
+    pub(crate) async fn new(
         config: Option<&AuthConfig>,
-        root: &Path,
+        secrets: &Secrets,
         tls: bool,
     ) -> Result<Option<Arc<Auth>>, ServerError> {
         let Some(config) = config else {
@@ -122,11 +122,10 @@ impl Auth {
                     })
             })
             .transpose()?;
-        let bearer = config
-            .token
-            .as_ref()
-            .map(|token| Bearer::new(token, htpasswd.is_some(), root, tls))
-            .transpose()?;
+        let bearer = match &config.token {
+            Some(token) => Some(Bearer::new(token, htpasswd.is_some(), secrets, tls).await?),
+            None => None,
+        };
         if htpasswd.is_none() && bearer.is_none() {
             return Err(ServerError::Inconsistent {
                 setting: "[auth]",
@@ -285,10 +284,10 @@ impl Auth {
 }
 
 impl Bearer {
-    fn new(
+    async fn new(
         config: &TokenConfig,
         has_htpasswd: bool,
-        root: &Path,
+        secrets: &Secrets,
         tls: bool,
     ) -> Result<Bearer, ServerError> {
         let mut keys = KeySet::default();
@@ -313,7 +312,7 @@ impl Bearer {
                     problem: "must start with / and lie outside /v2",
                 });
             }
-            let signer = signing_key(config.signing_key.as_deref(), root)?;
+            let signer = signing_key(config.signing_key.as_deref(), secrets).await?;
             keys.add(signer.trusted_key());
             Some(Issuer {
                 signer,
@@ -369,31 +368,27 @@ impl Bearer {
     }
 }
 
-/// The issuer's key: from the configured file, else the one kept in
-/// `<root>/gantry/token-key.pem`, made on first use.
-fn signing_key(path: Option<&Path>, root: &Path) -> Result<TokenSigner, ServerError> {
-    fn bad(path: &Path, error: impl std::error::Error + Send + Sync + 'static) -> ServerError {
-        ServerError::File {
+/// The issuer's key: from the configured file, else the one kept in the storage's secrets
+/// (`<root>/gantry/token-key.pem` on the filesystem), made on first use.
+async fn signing_key(path: Option<&Path>, secrets: &Secrets) -> Result<TokenSigner, ServerError> {
+    if let Some(path) = path {
+        let bad = |error: Cause| ServerError::File {
             what: "token signing key",
             path: path.to_owned(),
-            source: Box::new(error),
-        }
+            source: error,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.into()))?;
+        return TokenSigner::from_pem(&pem).map_err(|e| bad(e.into()));
     }
-    if let Some(path) = path {
-        let pem = std::fs::read(path).map_err(|e| bad(path, e))?;
-        return TokenSigner::from_pem(&pem).map_err(|e| bad(path, e));
-    }
-    let secrets = SecretFiles::new(root);
-    let kept = secrets.path(TOKEN_KEY);
-    let pem = secrets
-        .read_or_make(TOKEN_KEY, || {
-            TokenSigner::generate()
-                .map(|(_, pem)| pem.into_bytes())
-                .map_err(std::io::Error::other)
-        })
-        .map_err(|e| bad(&kept, e))?;
-    // Whichever key landed first (another server may share the root) is the one.
-    TokenSigner::from_pem(&pem).map_err(|e| bad(&kept, e))
+    // Whichever key landed first (another server may share the storage) is the one.
+    secrets
+        .read_or_make(
+            TOKEN_KEY,
+            "token signing key",
+            || Ok(TokenSigner::generate().map(|(_, pem)| pem.into_bytes())?),
+            |pem| Ok(TokenSigner::from_pem(pem)?),
+        )
+        .await
 }
 
 /// A key file of `[auth.token]` that could not be loaded.
