@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::ServerError;
 use crate::auth::settings::AuthConfig;
+use crate::storage::settings::StorageConfig;
 
 /// How `gantry serve` runs. Every field has a default, so an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -21,7 +22,8 @@ use crate::auth::settings::AuthConfig;
 pub struct Config {
     /// Where the API listens: `127.0.0.1:5000` by default.
     pub listen: SocketAddr,
-    /// The storage root: `./gantry-data` by default.
+    /// The storage root: `./gantry-data` by default. The filesystem driver's directory unless
+    /// `[storage] root` says otherwise.
     pub root: PathBuf,
     /// Whether manifests, tags and blobs may be deleted (off by default, as in Distribution).
     pub delete_enabled: bool,
@@ -45,8 +47,9 @@ pub struct Config {
     /// server sharing the root creates, within this time. Zero walks the tree for every page.
     #[serde(rename = "catalog_refresh_secs", deserialize_with = "seconds")]
     pub catalog_refresh: Duration,
-    /// The secret that signs upload URLs. When absent, one is generated and kept in
-    /// `<root>/gantry/upload-secret`, so servers sharing the root share it.
+    /// The secret that signs upload URLs. When absent, one is generated and kept in the
+    /// storage (`<root>/gantry/upload-secret` on the filesystem, `gantry/upload-secret` below
+    /// the bucket's root directory on S3), so servers sharing the storage share it.
     pub upload_secret: Option<String>,
     /// The `OCI-Chunk-Min-Length` advertised to chunked uploads (0: no minimum).
     pub chunk_min_length: u64,
@@ -73,6 +76,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Authentication and the access policy; the registry is open when absent.
     pub auth: Option<AuthConfig>,
+    /// The storage driver and blob redirects: a directory (`root`) by default.
+    pub storage: StorageConfig,
 }
 
 /// Logging settings.
@@ -176,6 +181,7 @@ impl Default for Config {
             tls: None,
             metrics_listen: None,
             auth: None,
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -280,6 +286,20 @@ impl Config {
                     tls.key = PathBuf::from(value);
                 } else {
                     tls.certificate = PathBuf::from(value);
+                }
+            }
+            storage if storage.starts_with("STORAGE_") => {
+                match self
+                    .storage
+                    .apply_env(storage.trim_start_matches("STORAGE_"), value)
+                {
+                    Some(true) => {}
+                    Some(false) => return Err(invalid()),
+                    None => {
+                        return Err(ServerError::UnknownVariable {
+                            name: key.to_owned(),
+                        });
+                    }
                 }
             }
             auth if auth.starts_with("AUTH_") => {
@@ -445,6 +465,122 @@ actions = [\"fly\"]"
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn storage_from_the_file_and_the_environment() {
+        use crate::storage::settings::StorageKind;
+        let defaults = Config::default().storage;
+        assert_eq!(defaults.driver, StorageKind::Filesystem);
+        assert_eq!(
+            (defaults.redirect, defaults.redirect_expiry),
+            (false, Duration::from_secs(1200))
+        );
+        let file = Config::from_toml(
+            r#"
+[storage]
+driver = "s3"
+redirect = true
+redirect_expiry_secs = 300
+
+[storage.s3]
+bucket = "images"
+root_directory = "registry"
+endpoint = "http://127.0.0.1:8333"
+region = "eu-west-1"
+part_size = 16777216
+upload_concurrency = 4
+create_bucket = true
+ca_file = "/etc/gantry/s3-ca.pem"
+insecure = false
+"#,
+        )
+        .unwrap();
+        let storage = &file.storage;
+        assert_eq!(storage.driver, StorageKind::S3);
+        assert!(storage.redirect);
+        assert_eq!(storage.redirect_expiry, Duration::from_secs(300));
+        let s3 = storage.s3.clone().unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.root_directory.as_str()),
+            ("images", "registry")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
+        assert_eq!(
+            (s3.part_size, s3.upload_concurrency, s3.create_bucket),
+            (Some(16 << 20), Some(4), true)
+        );
+        assert_eq!(s3.ca_file, Some(PathBuf::from("/etc/gantry/s3-ca.pem")));
+
+        let mut config = Config::default();
+        for (key, value) in [
+            ("GANTRY_STORAGE_DRIVER", "s3"),
+            ("GANTRY_STORAGE_REDIRECT", "on"),
+            ("GANTRY_STORAGE_REDIRECT_EXPIRY_SECS", "60"),
+            ("GANTRY_STORAGE_S3_BUCKET", "b"),
+            ("GANTRY_STORAGE_S3_ROOT_DIRECTORY", "p/q"),
+            ("GANTRY_STORAGE_S3_ENDPOINT", "https://s3.example"),
+            ("GANTRY_STORAGE_S3_REGION", "us-east-2"),
+            ("GANTRY_STORAGE_S3_PART_SIZE", "5242880"),
+            ("GANTRY_STORAGE_S3_UPLOAD_CONCURRENCY", "2"),
+            ("GANTRY_STORAGE_S3_CREATE_BUCKET", "true"),
+            ("GANTRY_STORAGE_S3_CA_FILE", "/ca.pem"),
+            ("GANTRY_STORAGE_S3_INSECURE", "yes"),
+        ] {
+            config.apply_env(key, value).unwrap();
+        }
+        let s3 = config.storage.s3.clone().unwrap();
+        assert_eq!(config.storage.driver, StorageKind::S3);
+        assert_eq!(config.storage.redirect_expiry, Duration::from_secs(60));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.root_directory.as_str()),
+            ("b", "p/q")
+        );
+        assert_eq!(s3.region.as_deref(), Some("us-east-2"));
+        assert_eq!(
+            (s3.part_size, s3.upload_concurrency),
+            (Some(5 << 20), Some(2))
+        );
+        assert!(s3.create_bucket && s3.insecure && config.storage.redirect);
+
+        let mut config = Config::default();
+        config.apply_env("GANTRY_STORAGE_ROOT", "/srv/r").unwrap();
+        assert_eq!(
+            crate::storage::filesystem_root(&config),
+            Path::new("/srv/r")
+        );
+        for (key, value) in [
+            ("GANTRY_STORAGE_DRIVER", "gcs"),
+            ("GANTRY_STORAGE_REDIRECT", "maybe"),
+            ("GANTRY_STORAGE_S3_PART_SIZE", "big"),
+            ("GANTRY_STORAGE_S3_INSECURE", "perhaps"),
+        ] {
+            assert!(
+                matches!(
+                    config.apply_env(key, value),
+                    Err(ServerError::InvalidVariable { .. })
+                ),
+                "{key}"
+            );
+        }
+        for key in ["GANTRY_STORAGE_BUCKET", "GANTRY_STORAGE_S3_SECRET_KEY"] {
+            assert!(matches!(
+                config.apply_env(key, "x"),
+                Err(ServerError::UnknownVariable { .. })
+            ));
+        }
+        for unknown in [
+            "[storage]\nbucket = \"b\"",
+            "[storage.s3]\naccess_key = \"k\"",
+            "[storage]\ndriver = \"gcs\"",
+        ] {
+            assert!(Config::from_toml(unknown).is_err(), "{unknown}");
+        }
+        // The top-level root is the filesystem's directory unless [storage] names one.
+        let file = Config::from_toml("root = \"/a\"\n").unwrap();
+        assert_eq!(crate::storage::filesystem_root(&file), Path::new("/a"));
+        let file = Config::from_toml("root = \"/a\"\n[storage]\nroot = \"/b\"\n").unwrap();
+        assert_eq!(crate::storage::filesystem_root(&file), Path::new("/b"));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! below the `gantry` command line. It speaks HTTP and nothing else: every rule about what may be
 //! stored lives in the store below it.
 //!
-//! - [`Config`]: defaults, a TOML file and `GANTRY_*` variables.
+//! - [`Config`]: defaults, a TOML file and `GANTRY_*` variables; [`StorageConfig`] chooses
+//!   the storage driver (`[storage]`).
 //! - [`Server`]: binds the listeners and serves the API (HTTP/1.1 and HTTP/2, plain or TLS),
-//!   with `/metrics`, `/healthz` and `/readyz` on the metrics address.
+//!   with `/metrics`, `/healthz` and `/readyz` on the metrics address, over the driver the
+//!   configuration names or one the caller made ([`Server::bind_with_driver`]).
 //! - [`AuthConfig`]: HTTP Basic against an htpasswd file, Bearer tokens (Docker's token
 //!   specification), the built-in token issuer ([`TokenSigner`] holds its key), and the access
 //!   policy every endpoint answers to; `docs/security.md` says what is checked where.
@@ -47,6 +49,7 @@ mod route;
 mod secrets;
 mod server;
 mod state;
+mod storage;
 mod tls;
 
 pub use crate::auth::issuer::{SignerError, TokenSigner};
@@ -54,6 +57,7 @@ pub use crate::auth::scope::Action;
 pub use crate::auth::settings::{AccessRule, AuthConfig, TokenConfig};
 pub use crate::config::{Config, LogConfig, LogFormat, TlsConfig};
 pub use crate::server::Server;
+pub use crate::storage::settings::{S3Config, StorageConfig, StorageKind};
 
 #[doc(hidden)]
 pub mod fuzzing {
@@ -145,6 +149,22 @@ pub enum ServerError {
     /// The storage could not be opened.
     #[error("storage")]
     Storage(#[source] gantry_storage::StorageError),
+    /// A setting's value cannot be used.
+    #[error("configuration: {setting} = {value:?} {problem}")]
+    InvalidSetting {
+        /// The setting, as the TOML file names it.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The configuration names a storage driver this build does not have.
+    #[error("configuration: [storage] driver = {driver:?} is not built into this server")]
+    DriverNotBuilt {
+        /// The driver.
+        driver: &'static str,
+    },
     /// A secret kept in the storage (the upload secret, the token issuer's key) could not be
     /// read, made or used.
     #[error("{what} at {path} in the storage")]

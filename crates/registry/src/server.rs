@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Router};
 use gantry_storage::store::{Registry, RegistryOptions};
-use gantry_storage::{FilesystemDriver, StorageDriver, StoragePath};
+use gantry_storage::{StorageDriver, StoragePath};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::tls::{self, ReloadingCertificate};
-use crate::{ServerError, layers};
+use crate::{ServerError, layers, storage};
 
 /// The name of the upload-URL secret among the storage's secrets.
 const UPLOAD_SECRET: &str = "upload-secret";
@@ -62,8 +62,7 @@ struct ConnectionLimits {
 impl Server {
     /// Opens the storage `config` names, loads TLS material and binds the listeners.
     pub async fn bind(config: &Config) -> Result<Server, ServerError> {
-        let driver: Arc<dyn StorageDriver> =
-            Arc::new(FilesystemDriver::new(&config.root).map_err(ServerError::Storage)?);
+        let driver = storage::open(config).await?;
         Server::bind_with_driver(config, driver).await
     }
 
@@ -86,6 +85,7 @@ impl Server {
             .with_sparse_indexes(config.sparse_indexes)
             .with_upload_purge_age(config.upload_purge_age)
             .with_catalog_refresh(config.catalog_refresh)
+            .with_redirect(config.storage.redirect)
             .with_upload_secret(secret);
         let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;
         let state = AppState {

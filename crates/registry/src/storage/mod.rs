@@ -1,0 +1,190 @@
+//! The storage the server runs over: the `[storage]` settings, checked, and the driver they
+//! open. Everything above works over `Arc<dyn StorageDriver>`, whichever driver this is.
+
+pub(crate) mod settings;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::Uri;
+use gantry_storage::{FilesystemDriver, StorageDriver};
+
+use self::settings::{S3Config, StorageKind};
+use crate::{Config, ServerError};
+
+/// The smallest part of an S3 multipart upload but the last (S3's own limit).
+const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// Opens the driver `config` names, after checking its settings.
+pub(crate) async fn open(config: &Config) -> Result<Arc<dyn StorageDriver>, ServerError> {
+    match config.storage.driver {
+        StorageKind::Filesystem => {
+            if config.storage.s3.is_some() {
+                return Err(ServerError::Inconsistent {
+                    setting: "[storage.s3]",
+                    problem: "needs [storage] driver = \"s3\"",
+                });
+            }
+            let driver =
+                FilesystemDriver::new(filesystem_root(config)).map_err(ServerError::Storage)?;
+            Ok(Arc::new(driver))
+        }
+        StorageKind::S3 => {
+            let s3 = config
+                .storage
+                .s3
+                .as_ref()
+                .ok_or(ServerError::Inconsistent {
+                    setting: "[storage] driver = \"s3\"",
+                    problem: "needs [storage.s3] with a bucket",
+                })?;
+            check_s3(s3)?;
+            Err(ServerError::DriverNotBuilt { driver: "s3" })
+        }
+    }
+}
+
+/// The filesystem driver's directory: `[storage] root`, else the top-level `root`.
+pub(crate) fn filesystem_root(config: &Config) -> &Path {
+    config.storage.root.as_deref().unwrap_or(&config.root)
+}
+
+/// Refuses S3 settings no bucket could work with.
+fn check_s3(s3: &S3Config) -> Result<(), ServerError> {
+    if s3.bucket.is_empty() {
+        return Err(ServerError::Inconsistent {
+            setting: "[storage.s3] bucket",
+            problem: "must be set",
+        });
+    }
+    if s3.part_size.is_some_and(|size| size < MIN_PART_SIZE) {
+        return Err(ServerError::Inconsistent {
+            setting: "[storage.s3] part_size",
+            problem: "must be at least 5 MiB (5242880 bytes)",
+        });
+    }
+    if s3.upload_concurrency == Some(0) {
+        return Err(ServerError::Inconsistent {
+            setting: "[storage.s3] upload_concurrency",
+            problem: "must be at least 1",
+        });
+    }
+    if let Some(endpoint) = &s3.endpoint {
+        check_endpoint(endpoint)?;
+    }
+    Ok(())
+}
+
+/// An endpoint is `http://` or `https://`, a host and perhaps a port, and nothing else.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), ServerError> {
+    let invalid = |problem: &'static str| ServerError::InvalidSetting {
+        setting: "[storage.s3] endpoint",
+        value: endpoint.to_owned(),
+        problem,
+    };
+    let uri: Uri = endpoint
+        .parse()
+        .map_err(|_| invalid("is not a URL such as http://127.0.0.1:8333"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid("must start with http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("names no host"));
+    }
+    if uri
+        .authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
+    {
+        return Err(invalid(
+            "must not hold credentials: they come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ));
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err(invalid("must be only a scheme, a host and a port"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{S3Config, StorageConfig};
+
+    fn refused(config: &Config) -> ServerError {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        match runtime.block_on(open(config)) {
+            Ok(driver) => panic!("opened {driver:?}"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn endpoints_are_a_scheme_a_host_and_a_port() {
+        for good in [
+            "http://127.0.0.1:8333",
+            "https://s3.example.com",
+            "http://[::1]:9000/",
+            "http://seaweed:8333",
+        ] {
+            check_endpoint(good).unwrap_or_else(|error| panic!("{good}: {error}"));
+        }
+        for bad in [
+            "",
+            "127.0.0.1:8333",
+            "ftp://host",
+            "http://",
+            "http://user:secret@host",
+            "http://host/prefix",
+            "http://host/?x=1",
+            "http://host name",
+        ] {
+            assert!(
+                matches!(check_endpoint(bad), Err(ServerError::InvalidSetting { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn s3_settings_no_bucket_could_use_are_refused_at_start() {
+        let with = |s3: S3Config| Config {
+            storage: StorageConfig::s3(s3),
+            ..Config::default()
+        };
+        let mut small_parts = S3Config::new("bucket");
+        small_parts.part_size = Some(1 << 20);
+        let mut no_concurrency = S3Config::new("bucket");
+        no_concurrency.upload_concurrency = Some(0);
+        for (config, setting) in [
+            (with(S3Config::new("")), "[storage.s3] bucket"),
+            (with(small_parts), "[storage.s3] part_size"),
+            (with(no_concurrency), "[storage.s3] upload_concurrency"),
+        ] {
+            let error = refused(&config);
+            assert!(
+                matches!(&error, ServerError::Inconsistent { setting: s, .. } if *s == setting),
+                "{error:?}"
+            );
+        }
+        let bad_endpoint =
+            with(S3Config::new("bucket").with_endpoint(Some("localhost:8333".to_owned())));
+        assert!(matches!(
+            refused(&bad_endpoint),
+            ServerError::InvalidSetting { .. }
+        ));
+        let mut no_table = Config::default();
+        no_table.storage.driver = StorageKind::S3;
+        assert!(matches!(
+            refused(&no_table),
+            ServerError::Inconsistent { .. }
+        ));
+        let mut stray_table = Config::default();
+        stray_table.storage.s3 = Some(S3Config::new("bucket"));
+        assert!(matches!(
+            refused(&stray_table),
+            ServerError::Inconsistent { .. }
+        ));
+    }
+}
