@@ -121,6 +121,56 @@ fn mistakes_in_what_was_typed_exit_with_2() {
 }
 
 #[test]
+fn storage_that_cannot_be_used_is_refused_before_serving() {
+    let home = Home::new();
+    let typed: &[(&[&str], u8, &str)] = &[
+        (&["serve", "--storage", "s3://"], 2, "the bucket is missing"),
+        (
+            &["serve", "--storage", "s3:///prefix"],
+            2,
+            "the bucket is missing",
+        ),
+        (
+            &["serve", "--storage", "s3://bucket?region=x"],
+            2,
+            "no query",
+        ),
+        (
+            &["serve", "--s3-endpoint", "http://127.0.0.1:1"],
+            2,
+            "--s3-endpoint needs --storage s3://",
+        ),
+        (
+            &["serve", "--root", "/tmp/a", "--storage", "/tmp/b"],
+            2,
+            "cannot be used with",
+        ),
+        (
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--storage",
+                "s3://bucket",
+                "--s3-endpoint",
+                "localhost:8333",
+            ],
+            1,
+            "[storage.s3] endpoint = \"localhost:8333\" must start with http:// or https://",
+        ),
+    ];
+    for (args, code, message) in typed {
+        let output = home.run(*args);
+        assert_exit(&output, i32::from(*code));
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
 fn an_unreachable_registry_is_a_network_failure() {
     let home = Home::new();
     let output = home.run(["tags", "127.0.0.1:1/team/app"]);

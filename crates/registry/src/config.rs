@@ -224,6 +224,11 @@ impl Config {
         Ok(config)
     }
 
+    /// The filesystem driver's directory: `[storage] root`, else the top-level `root`.
+    pub fn filesystem_root(&self) -> &Path {
+        self.storage.root.as_deref().unwrap_or(&self.root)
+    }
+
     /// Applies one `GANTRY_*` variable; variables without the prefix are ignored, and one
     /// with it that names no setting is an error.
     fn apply_env(&mut self, key: &str, value: &str) -> Result<(), ServerError> {
@@ -545,10 +550,7 @@ insecure = false
 
         let mut config = Config::default();
         config.apply_env("GANTRY_STORAGE_ROOT", "/srv/r").unwrap();
-        assert_eq!(
-            crate::storage::filesystem_root(&config),
-            Path::new("/srv/r")
-        );
+        assert_eq!(config.filesystem_root(), Path::new("/srv/r"));
         for (key, value) in [
             ("GANTRY_STORAGE_DRIVER", "gcs"),
             ("GANTRY_STORAGE_REDIRECT", "maybe"),
@@ -578,9 +580,9 @@ insecure = false
         }
         // The top-level root is the filesystem's directory unless [storage] names one.
         let file = Config::from_toml("root = \"/a\"\n").unwrap();
-        assert_eq!(crate::storage::filesystem_root(&file), Path::new("/a"));
+        assert_eq!(file.filesystem_root(), Path::new("/a"));
         let file = Config::from_toml("root = \"/a\"\n[storage]\nroot = \"/b\"\n").unwrap();
-        assert_eq!(crate::storage::filesystem_root(&file), Path::new("/b"));
+        assert_eq!(file.filesystem_root(), Path::new("/b"));
     }
 
     #[test]

@@ -7,9 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use gantry_registry::{Config, LogFormat, Server};
+use gantry_registry::{Config, LogFormat, Server, StorageKind};
 
 use crate::args::GlobalOptions;
+use crate::exit::usage;
+
+mod storage_flag;
+
+use storage_flag::StorageFlag;
 
 /// Arguments of `gantry serve`. The global `--log-level` (or `-v`) sets its log filter.
 #[derive(Debug, Args)]
@@ -20,9 +25,16 @@ pub(crate) struct ServeArgs {
     /// The address to listen on, such as 0.0.0.0:5000 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// The storage root directory.
-    #[arg(long, value_name = "DIR")]
+    /// The storage root directory (the same as `--storage DIR`).
+    #[arg(long, value_name = "DIR", conflicts_with = "storage")]
     root: Option<PathBuf>,
+    /// Where to store: a directory, or an S3 bucket and optional key prefix as
+    /// s3://BUCKET/PREFIX (credentials and region from the AWS_* variables).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    storage: Option<String>,
+    /// The S3 endpoint's URL, for object stores other than AWS (path-style addressing).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
     /// Allow deleting manifests, tags and blobs.
     #[arg(long)]
     allow_delete: bool,
@@ -38,8 +50,24 @@ pub(crate) fn run(args: ServeArgs, global: &GlobalOptions) -> anyhow::Result<()>
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    if let Some(root) = args.root {
-        config.root = root;
+    let storage = match (args.root, args.storage) {
+        (Some(root), _) => Some(StorageFlag::Directory(root)),
+        (None, Some(storage)) => Some(StorageFlag::parse(&storage)?),
+        (None, None) => None,
+    };
+    if let Some(storage) = storage {
+        storage.apply(&mut config);
+    }
+    if let Some(endpoint) = args.s3_endpoint {
+        let s3 = config
+            .storage
+            .s3
+            .as_mut()
+            .filter(|_| config.storage.driver == StorageKind::S3)
+            .ok_or_else(|| {
+                usage("--s3-endpoint needs --storage s3://BUCKET or [storage] driver = \"s3\"")
+            })?;
+        s3.endpoint = Some(endpoint);
     }
     if args.allow_delete {
         config.delete_enabled = true;
@@ -61,7 +89,8 @@ pub(crate) fn run(args: ServeArgs, global: &GlobalOptions) -> anyhow::Result<()>
         let server = Server::bind(&config).await?;
         let address = server.local_addr()?;
         println!("listening on {}://{address}", server.scheme());
-        tracing::info!(%address, root = %config.root.display(), delete = config.delete_enabled, "serving");
+        let storage = StorageFlag::describe(&config);
+        tracing::info!(%address, %storage, delete = config.delete_enabled, "serving");
         if let Some(metrics) = server.metrics_addr() {
             tracing::info!(%metrics, "metrics, health and readiness");
         }

@@ -3,7 +3,6 @@
 
 pub(crate) mod settings;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::Uri;
@@ -26,7 +25,7 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn StorageDriver>, Serv
                 });
             }
             let driver =
-                FilesystemDriver::new(filesystem_root(config)).map_err(ServerError::Storage)?;
+                FilesystemDriver::new(config.filesystem_root()).map_err(ServerError::Storage)?;
             Ok(Arc::new(driver))
         }
         StorageKind::S3 => {
@@ -42,11 +41,6 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn StorageDriver>, Serv
             Err(ServerError::DriverNotBuilt { driver: "s3" })
         }
     }
-}
-
-/// The filesystem driver's directory: `[storage] root`, else the top-level `root`.
-pub(crate) fn filesystem_root(config: &Config) -> &Path {
-    config.storage.root.as_deref().unwrap_or(&config.root)
 }
 
 /// Refuses S3 settings no bucket could work with.
