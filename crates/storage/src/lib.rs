@@ -36,8 +36,8 @@ pub mod store;
 pub mod testing;
 
 pub use crate::driver::{
-    BoxByteStream, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver, StorageDriver,
-    WalkControl,
+    BoxByteStream, BoxFuture, BoxReader, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver,
+    StorageDriver, WalkControl, WalkVisitor,
 };
 #[cfg(feature = "s3")]
 pub use crate::driver::{S3Credentials, S3Driver, S3Options};
