@@ -116,6 +116,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_existing_deployments_secret_files_are_the_secrets() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("gantry")).unwrap();
+        std::fs::write(root.path().join("gantry/upload-secret"), b"kept before").unwrap();
+        let driver = Arc::new(FilesystemDriver::new(root.path()).unwrap());
+        let secret = Secrets::new(driver)
+            .read_or_make(
+                "upload-secret",
+                "upload secret",
+                || Ok(b"new".to_vec()),
+                kept,
+            )
+            .await
+            .unwrap();
+        assert_eq!(secret, b"kept before");
+    }
+
+    #[tokio::test]
     async fn a_secret_that_does_not_read_is_an_error_naming_it() {
         let secrets = Secrets::new(Arc::new(InMemoryDriver::new()));
         let refused = secrets

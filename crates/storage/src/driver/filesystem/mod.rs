@@ -85,6 +85,17 @@ impl FilesystemDriver {
         &self.root
     }
 
+    /// Replaces the file at `path` whole, as [`place`](Self::place) does.
+    async fn replace(
+        &self,
+        path: &StoragePath,
+        content: Bytes,
+        durability: Durability,
+    ) -> Result<(), StorageError> {
+        let placement = Placement::Replace(durability);
+        self.place(path, content, placement).await.map(drop)
+    }
+
     /// Writes `content` to a temporary file beside `path` and renames it over `path`
     /// ([`Placement::Replace`]) or links it there only when nothing is
     /// ([`Placement::Create`]; false when something was); syncs the file first and the
@@ -214,11 +225,7 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async move {
-            self.place(path, content, Placement::Replace(Durability::Synced))
-                .await
-                .map(drop)
-        })
+        Box::pin(self.replace(path, content, Durability::Synced))
     }
 
     fn create_content<'a>(
@@ -234,11 +241,7 @@ impl StorageDriver for FilesystemDriver {
         path: &'a StoragePath,
         content: Bytes,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async move {
-            self.place(path, content, Placement::Replace(Durability::Unsynced))
-                .await
-                .map(drop)
-        })
+        Box::pin(self.replace(path, content, Durability::Unsynced))
     }
 
     fn reader<'a>(
