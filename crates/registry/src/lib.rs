@@ -159,11 +159,15 @@ pub enum ServerError {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// The configuration names a storage driver this build does not have.
-    #[error("configuration: [storage] driver = {driver:?} is not built into this server")]
-    DriverNotBuilt {
-        /// The driver.
-        driver: &'static str,
+    /// The storage the configuration names could not be used at start: wrong credentials, a
+    /// missing bucket, an endpoint that does not answer.
+    #[error("cannot use the storage {location}")]
+    StorageUnusable {
+        /// Where it is (`s3://BUCKET/PREFIX`).
+        location: String,
+        /// Why.
+        #[source]
+        source: gantry_storage::StorageError,
     },
     /// A secret kept in the storage (the upload secret, the token issuer's key) could not be
     /// read, made or used.

@@ -4,15 +4,14 @@
 pub(crate) mod settings;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::Uri;
-use gantry_storage::{FilesystemDriver, StorageDriver};
+use gantry_storage::driver::s3::MIN_PART_SIZE;
+use gantry_storage::{FilesystemDriver, S3Driver, S3Options, StorageDriver};
 
 use self::settings::{S3Config, StorageKind};
 use crate::{Config, ServerError};
-
-/// The smallest part of an S3 multipart upload but the last (S3's own limit).
-const MIN_PART_SIZE: u64 = 5 << 20;
 
 /// Opens the driver `config` names, after checking its settings.
 pub(crate) async fn open(config: &Config) -> Result<Arc<dyn StorageDriver>, ServerError> {
@@ -38,9 +37,34 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn StorageDriver>, Serv
                     problem: "needs [storage.s3] with a bucket",
                 })?;
             check_s3(s3)?;
-            Err(ServerError::DriverNotBuilt { driver: "s3" })
+            let options = s3_options(s3, config.storage.redirect_expiry);
+            let location = format!("s3://{}/{}", s3.bucket, s3.root_directory);
+            let driver = S3Driver::connect(options)
+                .await
+                .map_err(|source| ServerError::StorageUnusable { location, source })?;
+            Ok(Arc::new(driver))
         }
     }
+}
+
+/// The driver's options from `[storage.s3]`; what the table leaves out keeps the driver's
+/// default.
+fn s3_options(s3: &S3Config, redirect_expiry: Duration) -> S3Options {
+    let mut options = S3Options::new(s3.bucket.clone());
+    options.root_directory.clone_from(&s3.root_directory);
+    options.endpoint.clone_from(&s3.endpoint);
+    options.region.clone_from(&s3.region);
+    if let Some(part_size) = s3.part_size {
+        options.part_size = part_size;
+    }
+    if let Some(concurrency) = s3.upload_concurrency {
+        options.upload_concurrency = concurrency;
+    }
+    options.create_bucket = s3.create_bucket;
+    options.ca_file.clone_from(&s3.ca_file);
+    options.insecure = s3.insecure;
+    options.redirect_expiry = redirect_expiry;
+    options
 }
 
 /// Refuses S3 settings no bucket could work with.
@@ -106,6 +130,7 @@ mod tests {
 
     fn refused(config: &Config) -> ServerError {
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap();
         match runtime.block_on(open(config)) {
@@ -168,6 +193,17 @@ mod tests {
             refused(&bad_endpoint),
             ServerError::InvalidSetting { .. }
         ));
+        // A bucket that cannot be reached stops the server at start, naming it.
+        let unreachable = with(
+            S3Config::new("bucket")
+                .with_root_directory("p")
+                .with_endpoint(Some("http://127.0.0.1:1".to_owned())),
+        );
+        let error = refused(&unreachable);
+        assert!(
+            matches!(&error, ServerError::StorageUnusable { location, .. } if location == "s3://bucket/p"),
+            "{error:?}"
+        );
         let mut no_table = Config::default();
         no_table.storage.driver = StorageKind::S3;
         assert!(matches!(
