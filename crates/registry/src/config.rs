@@ -481,12 +481,15 @@ actions = [\"fly\"]"
             (defaults.redirect, defaults.redirect_expiry),
             (false, Duration::from_secs(1200))
         );
+        assert_eq!(defaults.link_cache_ttl_for("filesystem"), Duration::ZERO);
+        assert_eq!(defaults.link_cache_ttl_for("s3"), Duration::from_secs(1));
         let file = Config::from_toml(
             r#"
 [storage]
 driver = "s3"
 redirect = true
 redirect_expiry_secs = 300
+link_cache_ttl_secs = 0
 
 [storage.s3]
 bucket = "images"
@@ -505,6 +508,7 @@ insecure = false
         assert_eq!(storage.driver, StorageKind::S3);
         assert!(storage.redirect);
         assert_eq!(storage.redirect_expiry, Duration::from_secs(300));
+        assert_eq!(storage.link_cache_ttl_for("s3"), Duration::ZERO);
         let s3 = storage.s3.clone().unwrap();
         assert_eq!(
             (s3.bucket.as_str(), s3.root_directory.as_str()),
@@ -522,6 +526,7 @@ insecure = false
             ("GANTRY_STORAGE_DRIVER", "s3"),
             ("GANTRY_STORAGE_REDIRECT", "on"),
             ("GANTRY_STORAGE_REDIRECT_EXPIRY_SECS", "60"),
+            ("GANTRY_STORAGE_LINK_CACHE_TTL_SECS", "5"),
             ("GANTRY_STORAGE_S3_BUCKET", "b"),
             ("GANTRY_STORAGE_S3_ROOT_DIRECTORY", "p/q"),
             ("GANTRY_STORAGE_S3_ENDPOINT", "https://s3.example"),
@@ -537,6 +542,10 @@ insecure = false
         let s3 = config.storage.s3.clone().unwrap();
         assert_eq!(config.storage.driver, StorageKind::S3);
         assert_eq!(config.storage.redirect_expiry, Duration::from_secs(60));
+        assert_eq!(
+            config.storage.link_cache_ttl_for("filesystem"),
+            Duration::from_secs(5)
+        );
         assert_eq!(
             (s3.bucket.as_str(), s3.root_directory.as_str()),
             ("b", "p/q")

@@ -86,6 +86,7 @@ impl Server {
             .with_upload_purge_age(config.upload_purge_age)
             .with_catalog_refresh(config.catalog_refresh)
             .with_redirect(config.storage.redirect)
+            .with_link_cache_ttl(config.storage.link_cache_ttl_for(driver.name()))
             .with_upload_secret(secret);
         let registry = Registry::new(driver, options).map_err(ServerError::Storage)?;
         let state = AppState {

@@ -27,6 +27,13 @@ pub struct StorageConfig {
     /// `redirect_expiry_secs`).
     #[serde(rename = "redirect_expiry_secs", deserialize_with = "seconds")]
     pub redirect_expiry: Duration,
+    /// How long a `link` read from storage (a tag, a manifest revision, a blob linked into a
+    /// repository) answers again without reading storage; what other servers sharing the
+    /// storage change is seen within this time (TOML `link_cache_ttl_secs`). When absent, the
+    /// driver's default: none on the filesystem, where a read is cheap, and one second on S3,
+    /// where each read is a request.
+    #[serde(rename = "link_cache_ttl_secs", deserialize_with = "optional_seconds")]
+    pub link_cache_ttl: Option<Duration>,
 }
 
 /// The storage drivers a configuration can name.
@@ -81,8 +88,20 @@ impl Default for StorageConfig {
             s3: None,
             redirect: false,
             redirect_expiry: Duration::from_secs(20 * 60),
+            link_cache_ttl: None,
         }
     }
+}
+
+/// How long links are cached on S3 unless configured: short enough that replicas agree
+/// within a second, long enough that a hot tag is read once a second, not per request.
+const S3_LINK_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// An optional whole number of seconds.
+fn optional_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    seconds(deserializer).map(Some)
 }
 
 impl StorageConfig {
@@ -115,6 +134,15 @@ impl StorageConfig {
         self
     }
 
+    /// How long links are cached over the driver named `driver` (its
+    /// [`StorageDriver::name`](gantry_storage::StorageDriver::name)).
+    pub fn link_cache_ttl_for(&self, driver: &str) -> Duration {
+        self.link_cache_ttl.unwrap_or(match driver {
+            "s3" => S3_LINK_CACHE_TTL,
+            _ => Duration::ZERO,
+        })
+    }
+
     /// Applies one `GANTRY_STORAGE_*` variable (`name` without the `GANTRY_STORAGE_`
     /// prefix); `None` when the name is not a storage setting, `Some(false)` when the value
     /// does not parse.
@@ -138,6 +166,10 @@ impl StorageConfig {
             },
             "REDIRECT_EXPIRY_SECS" => match value.parse() {
                 Ok(secs) => self.redirect_expiry = Duration::from_secs(secs),
+                Err(_) => return Some(false),
+            },
+            "LINK_CACHE_TTL_SECS" => match value.parse() {
+                Ok(secs) => self.link_cache_ttl = Some(Duration::from_secs(secs)),
                 Err(_) => return Some(false),
             },
             _ => return None,
