@@ -11,7 +11,8 @@
 //!   registry.
 //! - [`relay`]: a raw TCP relay: a forward proxy, or a reverse relay that cuts a request
 //!   mid-body.
-//! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port.
+//! - [`distribution`]: Debian's `docker-registry` (CNCF Distribution 2.8) on a loopback port,
+//!   on a directory or an S3 bucket.
 //! - [`seaweed`] (feature `s3`): SeaweedFS, the real S3 of the object-storage tests: one
 //!   `weed mini`, or a cluster whose volume servers can be killed and started again.
 //! - [`s3_relay`] (feature `s3`): the fault proxy in front of an S3 endpoint, answering S3's
