@@ -22,8 +22,17 @@ pub struct SeaweedCluster {
     volumes: Vec<Weed>,
     filer: Weed,
     s3: Weed,
+    /// The HTTP ports of the master, the volume servers and the filer.
+    ports: Ports,
     service: S3Service,
     _dir: TempDir,
+}
+
+#[derive(Debug)]
+struct Ports {
+    master: u16,
+    volumes: [u16; VOLUME_SERVERS],
+    filer: u16,
 }
 
 impl SeaweedCluster {
@@ -118,6 +127,11 @@ impl SeaweedCluster {
             volumes,
             filer,
             s3,
+            ports: Ports {
+                master: master_port,
+                volumes: [volume_1, volume_2],
+                filer: filer_port,
+            },
             service,
             _dir: dir,
         };
@@ -131,29 +145,49 @@ impl SeaweedCluster {
 
     /// Kills volume server `index` (0 or 1) with `SIGKILL` and waits until it is gone.
     pub fn kill_volume_server(&mut self, index: usize) {
-        self.volume(index).kill();
+        self.volume(index).0.kill();
     }
 
     /// Starts volume server `index` again, on its ports and directory, and waits until it
     /// answers.
     pub fn restart_volume_server(&mut self, index: usize) {
-        let volume = self.volume(index);
+        let (volume, port) = self.volume(index);
         volume.kill();
         volume.spawn();
-        let port = volume
-            .args
-            .iter()
-            .find_map(|arg| arg.strip_prefix("-port=")?.parse().ok())
-            .unwrap_or_else(|| panic!("volume server {index} has no -port"));
         volume.wait("GET /status", || {
             status_of(loopback(port), "/status") == Some(200)
         });
     }
 
-    fn volume(&mut self, index: usize) -> &mut Weed {
-        self.volumes.get_mut(index).unwrap_or_else(|| {
-            panic!("the cluster has {VOLUME_SERVERS} volume servers, not {index}")
-        })
+    /// Which volume server holds the first chunk of `key` (plain characters only) in the
+    /// default bucket, as the filer's metadata and the master's lookup tell; panics if they
+    /// do not say.
+    pub fn volume_server_holding(&self, key: &str) -> usize {
+        let metadata = get_body(
+            self.ports.filer,
+            &format!("/buckets/{}/{key}?metadata=true", self.service.bucket),
+        );
+        let volume_id = json_after(&metadata, "\"volume_id\":")
+            .unwrap_or_else(|| panic!("no chunk of {key} in the filer's metadata: {metadata}"));
+        let lookup = get_body(
+            self.ports.master,
+            &format!("/dir/lookup?volumeId={volume_id}"),
+        );
+        let url = json_after(&lookup, "\"url\":\"")
+            .unwrap_or_else(|| panic!("no location of volume {volume_id}: {lookup}"));
+        self.ports
+            .volumes
+            .iter()
+            .position(|port| url == format!("127.0.0.1:{port}"))
+            .unwrap_or_else(|| panic!("volume {volume_id} is on {url}, not on a volume server"))
+    }
+
+    /// Volume server `index` and its port.
+    fn volume(&mut self, index: usize) -> (&mut Weed, u16) {
+        match (self.volumes.get_mut(index), self.ports.volumes.get(index)) {
+            (Some(volume), Some(port)) => (volume, *port),
+            _ => panic!("the cluster has {VOLUME_SERVERS} volume servers, not {index}"),
+        }
     }
 
     /// The PIDs of its running processes.
@@ -183,6 +217,23 @@ fn server(root: &Path, name: &str, what: &'static str, port: u16, extra: &[&str]
     .map(str::to_owned)
     .collect();
     Weed::start(what, root.join(name), args)
+}
+
+/// The body of `GET path` on `127.0.0.1:port`, which must answer 200.
+fn get_body(port: u16, path: &str) -> String {
+    let response = crate::http::request(loopback(port), "GET", path, &[]);
+    let body = String::from_utf8_lossy(&response.body).into_owned();
+    assert_eq!(response.status, 200, "GET {path} on port {port}: {body}");
+    body
+}
+
+/// The scalar that follows the first `marker` in a JSON document: up to the next `,`, `"` or
+/// `}`.
+fn json_after<'a>(json: &'a str, marker: &str) -> Option<&'a str> {
+    let (_, rest) = json.split_once(marker)?;
+    rest.split([',', '"', '}'])
+        .next()
+        .filter(|value| !value.is_empty())
 }
 
 /// `root/name/data`, created.
