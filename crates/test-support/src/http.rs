@@ -33,12 +33,16 @@ pub struct Response {
 impl Response {
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, &name.to_ascii_lowercase())
     }
+}
+
+/// The first value of header `name` among `headers`, names compared exactly.
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Sends `method path` over HTTP/1.0 with `Accept: accept` (when not empty).

@@ -89,10 +89,7 @@ pub struct Seen {
 impl Seen {
     /// The first value of header `name` (lower case), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::http::find_header(&self.headers, name)
     }
 }
 
