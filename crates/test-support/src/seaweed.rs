@@ -25,6 +25,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential}
 use object_store::client::{HttpRequest, HttpRequestBody};
 use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
 
+use crate::distribution::S3Storage;
 use crate::process::{Guard, read_log};
 
 pub use cluster::SeaweedCluster;
@@ -133,6 +134,19 @@ impl S3Service {
             .with_bucket_name(bucket)
             .with_access_key_id(&self.access_key)
             .with_secret_access_key(&self.secret_key)
+    }
+
+    /// Where Distribution's `s3` driver stores to use this endpoint's default bucket under
+    /// `root_directory`, redirecting blob `GET`s to presigned URLs when `redirect` is set.
+    pub fn distribution_storage(&self, root_directory: &str, redirect: bool) -> S3Storage {
+        S3Storage {
+            endpoint: self.endpoint.clone(),
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            bucket: self.bucket.clone(),
+            root_directory: root_directory.to_owned(),
+            redirect,
+        }
     }
 
     /// A client of `bucket` with object_store's default retries.

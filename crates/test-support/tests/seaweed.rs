@@ -6,7 +6,7 @@ use std::path::Path as FsPath;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gantry_test_support::distribution::{Distribution, S3Storage};
+use gantry_test_support::distribution::Distribution;
 use gantry_test_support::proxy::Rule;
 use gantry_test_support::s3_relay::{S3Op, S3Relay, internal_error, slow_down};
 use gantry_test_support::seaweed::{S3Server, SeaweedCluster, SeaweedMini};
@@ -53,14 +53,7 @@ async fn mini_round_trips_objects_serves_distribution_and_stops() {
     assert_eq!(get(&second, "k").await.unwrap(), Bytes::from_static(b"two"));
 
     let dir = tempfile::tempdir().unwrap();
-    let storage = S3Storage {
-        endpoint: mini.endpoint().to_owned(),
-        access_key: mini.access_key().to_owned(),
-        secret_key: mini.secret_key().to_owned(),
-        bucket: mini.bucket().to_owned(),
-        root_directory: "/distribution".to_owned(),
-        redirect: false,
-    };
+    let storage = mini.service().distribution_storage("/distribution", false);
     let distribution = tokio::task::spawn_blocking(move || {
         let peer = Distribution::start_s3(&storage, dir.path());
         (peer, dir)
