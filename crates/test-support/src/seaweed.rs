@@ -464,3 +464,24 @@ fn stop_all(weeds: &mut [&mut Weed]) {
     // A guard kills what still runs (SIGKILL) and reaps it.
     guards.into_iter().for_each(Guard::stop);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_binary;
+
+    #[test]
+    fn scripts_such_as_shims_are_not_taken_for_weed() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("weed");
+        std::fs::write(
+            &script,
+            "#!/usr/bin/env bash\nexec pyenv exec weed \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert!(!is_binary(&script));
+        assert!(!is_binary(&dir.path().join("missing")));
+        assert!(is_binary(&std::env::current_exe().unwrap()));
+    }
+}
