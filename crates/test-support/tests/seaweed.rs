@@ -135,6 +135,38 @@ async fn the_relay_answers_s3_errors_and_counts_operations() {
     assert_eq!(relay.count(S3Op::PutObject), 2);
     assert_eq!(relay.count(S3Op::GetObject), 3);
     assert_eq!(relay.count(S3Op::Other), 0, "{after:?}");
+
+    // Distribution's driver signs for the relay's Host too, and its requests are counted.
+    let storage = service.distribution_storage("/through-relay", false);
+    let dir = tempfile::tempdir().unwrap();
+    let peer =
+        tokio::task::spawn_blocking(move || (Distribution::start_s3(&storage, dir.path()), dir))
+            .await
+            .unwrap()
+            .0;
+    let before = relay.counts();
+    let digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    let http = reqwest::Client::new();
+    let started = http
+        .post(format!("http://{}/v2/r/blobs/uploads/", peer.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202, "{}", peer.log());
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let pushed = http
+        .put(format!("{location}{separator}digest={digest}"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201, "{}", peer.log());
+    let after = relay.counts();
+    assert!(
+        after.get(&S3Op::PutObject) > before.get(&S3Op::PutObject),
+        "{before:?} {after:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
