@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential};
 use object_store::client::{HttpRequest, HttpRequestBody};
-use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
 use crate::distribution::S3Storage;
 use crate::process::{Guard, read_log};
@@ -36,6 +36,9 @@ pub const REGION: &str = "us-east-1";
 
 /// How long a stopped process gets between `SIGTERM` and `SIGKILL`.
 pub const GRACE: Duration = Duration::from_secs(3);
+
+/// How long one readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How far SeaweedFS puts a server's gRPC port above its HTTP port.
 const GRPC_OFFSET: u16 = 10_000;
@@ -205,31 +208,44 @@ impl S3Service {
 
     /// Whether a signed, unretried listing of the default bucket succeeds.
     fn lists(&self) -> bool {
-        let store = self.store_once(&self.bucket);
+        let store = self.probe();
         block_on(async move { store.list_with_delimiter(None).await.is_ok() })
     }
 
     /// Whether a signed, unretried `PUT` of a small object to the default bucket succeeds.
     fn writes(&self) -> bool {
-        let store = self.store_once(&self.bucket);
+        let store = self.probe();
         block_on(async move {
             let path = object_store::path::Path::from("gantry-test-support/ready");
             store.put(&path, b"ready".to_vec().into()).await.is_ok()
         })
     }
 
-    /// A client of `bucket` that tries each request once, for probes and for tests that
-    /// watch failures.
+    /// A client of `bucket` that tries each request once, for tests that watch failures.
     pub fn store_once(&self, bucket: &str) -> AmazonS3 {
-        let retry = RetryConfig {
-            max_retries: 0,
-            retry_timeout: Duration::from_secs(5),
-            ..RetryConfig::default()
-        };
-        self.builder(bucket)
-            .with_retry(retry)
+        self.once(bucket)
             .build()
             .unwrap_or_else(|e| panic!("an S3 client for {}: {e}", self.endpoint))
+    }
+
+    /// A client of the default bucket that tries each request once and gives it a few
+    /// seconds, for the readiness probes.
+    fn probe(&self) -> AmazonS3 {
+        let options = ClientOptions::new()
+            .with_allow_http(true)
+            .with_timeout(PROBE_TIMEOUT);
+        self.once(&self.bucket)
+            .with_client_options(options)
+            .build()
+            .unwrap_or_else(|e| panic!("an S3 client for {}: {e}", self.endpoint))
+    }
+
+    fn once(&self, bucket: &str) -> AmazonS3Builder {
+        self.builder(bucket).with_retry(RetryConfig {
+            max_retries: 0,
+            retry_timeout: PROBE_TIMEOUT,
+            ..RetryConfig::default()
+        })
     }
 }
 
