@@ -86,10 +86,7 @@ async fn a_file_is_written_through_one_multipart_upload_across_processes() {
     assert_eq!(relay.count(S3Op::CompleteMultipartUpload), 1);
     assert_eq!(relay.count(S3Op::UploadPart), 3, "{:?}", relay.counts());
     // The writer's state went with the commit.
-    assert_eq!(
-        second.list(&path("/uploads/1")).await.unwrap(),
-        [file.clone()]
-    );
+    assert_eq!(second.list(&path("/uploads/1")).await.unwrap(), [file]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
