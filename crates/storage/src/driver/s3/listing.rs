@@ -141,10 +141,21 @@ pub(super) async fn each_key(
     }
 }
 
-/// One page of a flat listing.
-struct Page {
-    objects: Vec<ObjectMeta>,
-    truncated: bool,
+/// The first page of keys that start with `key` (no delimiter, no trailing `/` added): the
+/// object `key` itself first, when there is one.
+pub(super) async fn starting_with(
+    store: &AmazonS3,
+    key: &str,
+) -> Result<Page, object_store::Error> {
+    page(store, key, None, PAGE).await
+}
+
+/// One page of a flat listing, in key order.
+pub(super) struct Page {
+    /// The keys and what the store says of each.
+    pub(super) objects: Vec<ObjectMeta>,
+    /// More keys follow.
+    pub(super) truncated: bool,
 }
 
 async fn page(

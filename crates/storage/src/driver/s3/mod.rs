@@ -45,6 +45,15 @@ pub use self::options::{MAX_SINGLE_COPY, MIN_PART_SIZE, S3Credentials, S3Options
 /// The smallest part, as a buffer length.
 const MIN_PART: usize = MIN_PART_SIZE as usize;
 
+/// What a path held before a write there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Existing {
+    /// An object.
+    object: bool,
+    /// An unfinished writer's state.
+    writing: bool,
+}
+
 /// A driver over one S3 bucket. Clones share the connection and what it knows.
 #[derive(Debug, Clone)]
 pub struct S3Driver {
@@ -148,39 +157,93 @@ impl Bucket {
         }
     }
 
-    /// Checks no parent of `path` is a file, remembering the ones seen to be directories.
-    async fn check_parents(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let mut unknown = Vec::new();
-        let mut parent = path.parent();
-        while let Some(dir) = parent.filter(|dir| !dir.is_root()) {
-            let key = self.keys.file(&dir);
-            if self.dirs.contains(&key) {
-                break;
-            }
-            parent = dir.parent();
-            unknown.push(key);
-        }
-        for key in &unknown {
-            if self.object_exists(key).await? {
-                return Err(invalid(path));
-            }
-        }
-        self.dirs.insert_all(unknown);
-        Ok(())
-    }
-
-    /// Prepares `path` to be replaced by a new file: not a directory, no parent a file, and
-    /// any unfinished writer's upload there abandoned.
-    async fn prepare_replace(&self, path: &StoragePath) -> Result<(), StorageError> {
+    /// What is at `path` before a write there, after checking the write may happen: `path`
+    /// is not the root nor a directory, and no parent of it is a file.
+    ///
+    /// Usually one listing: the keys starting with the parent's key show at once whether the
+    /// parent is a file, whether `path` is a directory, a file, or an unfinished writer's. A
+    /// parent with nothing below it sends the check one level up, until a directory that is
+    /// known or seen to exist (keys below it); a parent with too many keys to see `path`'s in
+    /// one page leaves `path` to a listing of its own. Directories seen are remembered.
+    async fn check_write(&self, path: &StoragePath) -> Result<Existing, StorageError> {
         if path.is_root() {
             return Err(invalid(path));
         }
-        match self.beside(&self.keys.file(path)).await? {
-            Some(Kind::Dir) => return Err(invalid(path)),
-            Some(Kind::Writing) => self.abandon_writer(path).await?,
-            Some(Kind::File) | None => {}
+        let file = self.keys.file(path);
+        let below = format!("{file}/");
+        let writing = self.keys.writing(path);
+        let mut existing: Option<Existing> = None;
+        let mut seen = Vec::new();
+        let mut dir = path.parent();
+        while let Some(parent) = dir.filter(|dir| !dir.is_root()) {
+            let key = self.keys.file(&parent);
+            if self.dirs.contains(&key) {
+                break;
+            }
+            let page = listing::starting_with(&self.store, &key)
+                .await
+                .map_err(|error| failed(path, error))?;
+            let keys: Vec<&str> = page
+                .objects
+                .iter()
+                .map(|meta| meta.location.as_ref())
+                .collect();
+            if keys.contains(&key.as_str()) {
+                return Err(invalid(path));
+            }
+            if existing.is_none() && !page.truncated {
+                if keys.iter().any(|key| key.starts_with(&below)) {
+                    return Err(invalid(path));
+                }
+                existing = Some(Existing {
+                    object: keys.contains(&file.as_str()),
+                    writing: keys.contains(&writing.as_str()),
+                });
+            }
+            seen.push(key);
+            // Keys beside or below this directory: its parent is a directory, and so is
+            // every directory above.
+            if !keys.is_empty() {
+                break;
+            }
+            // Nothing here: nothing below it either, so only its parents remain to check.
+            existing.get_or_insert_default();
+            dir = parent.parent();
         }
-        self.check_parents(path).await
+        let existing = match existing {
+            Some(existing) => existing,
+            None => {
+                let page = listing::starting_with(&self.store, &file)
+                    .await
+                    .map_err(|error| failed(path, error))?;
+                let keys: Vec<&str> = page
+                    .objects
+                    .iter()
+                    .map(|meta| meta.location.as_ref())
+                    .collect();
+                if keys.iter().any(|key| key.starts_with(&below)) {
+                    return Err(invalid(path));
+                }
+                let object = keys.contains(&file.as_str());
+                let writing = if page.truncated {
+                    self.object_exists(&writing).await?
+                } else {
+                    keys.contains(&writing.as_str())
+                };
+                Existing { object, writing }
+            }
+        };
+        self.dirs.insert_all(seen);
+        Ok(existing)
+    }
+
+    /// Prepares `path` to be replaced by a new file: [`check_write`](Self::check_write), and
+    /// any unfinished writer's upload there abandoned.
+    async fn prepare_replace(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if self.check_write(path).await?.writing {
+            self.abandon_writer(path).await?;
+        }
+        Ok(())
     }
 
     /// Removes an unfinished writer's state and aborts its upload.
@@ -403,14 +466,6 @@ impl Bucket {
 
     async fn delete_tree(&self, path: &StoragePath) -> Result<(), StorageError> {
         let key = self.keys.file(path);
-        let mut found = !path.is_root() && self.object_exists(&key).await?;
-        if found {
-            self.delete_object(path, &key).await?;
-        }
-        if !path.is_root() && self.object_exists(&self.keys.writing(path)).await? {
-            self.abandon_writer(path).await?;
-            found = true;
-        }
         let mut keys_below = Vec::new();
         let prefix = self.keys.below(path);
         listing::each_key(&self.store, &prefix, |page| {
@@ -419,7 +474,27 @@ impl Bucket {
         })
         .await
         .map_err(|error| failed(path, error))?;
-        found |= !keys_below.is_empty();
+        // A directory is no file too: only a path with nothing below may be one.
+        let mut found = !keys_below.is_empty();
+        if !found && !path.is_root() {
+            let writing = self.keys.writing(path);
+            let page = listing::starting_with(&self.store, &key)
+                .await
+                .map_err(|error| failed(path, error))?;
+            let has = |wanted: &str| {
+                page.objects
+                    .iter()
+                    .any(|meta| meta.location.as_ref() == wanted)
+            };
+            if has(&key) {
+                self.delete_object(path, &key).await?;
+                found = true;
+            }
+            if has(&writing) || (page.truncated && self.object_exists(&writing).await?) {
+                self.abandon_writer(path).await?;
+                found = true;
+            }
+        }
         // Unfinished writers' uploads go with their states.
         for state_key in keys_below
             .iter()

@@ -94,29 +94,40 @@ impl S3Writer {
         if path.is_root() {
             return Err(writer.invalid());
         }
-        match bucket.beside(&writer.key).await? {
-            Some(Kind::Dir) => return Err(writer.invalid()),
-            Some(Kind::Writing) => {
-                let state = bucket.writer_state(path).await?;
-                writer.has_state = true;
-                if append {
+        if append {
+            // Most appends carry an unfinished writer on: its state first, in one request.
+            match bucket.writer_state(path).await {
+                Ok(state) => {
+                    writer.has_state = true;
                     writer.upload.clone_from(&state.upload);
                     writer.parts.clone_from(&state.parts);
                     writer.buffer.extend_from_slice(&state.tail);
                     writer.size = state.size;
                     writer.closed = state;
-                } else {
-                    writer.abandoned = state.upload;
+                    return Ok(writer);
                 }
-                return Ok(writer);
+                Err(StorageError::PathNotFound { .. }) => {}
+                Err(error) => return Err(error),
             }
-            Some(Kind::File) | None => {}
+            return match writer.carry_on_from_object().await {
+                Err(StorageError::PathNotFound { .. }) => match bucket.beside(&writer.key).await? {
+                    Some(Kind::Dir) => Err(writer.invalid()),
+                    _ => Err(StorageError::PathNotFound {
+                        path: path.to_string(),
+                    }),
+                },
+                other => other.map(|()| writer),
+            };
         }
-        if append {
-            writer.carry_on_from_object().await?;
-        } else {
-            bucket.check_parents(path).await?;
-            writer.replaces_object = bucket.object_exists(&writer.key).await?;
+        let existing = bucket.check_write(path).await?;
+        writer.replaces_object = existing.object;
+        if existing.writing {
+            match bucket.writer_state(path).await {
+                Ok(state) => writer.abandoned = state.upload,
+                Err(StorageError::PathNotFound { .. } | StorageError::Corrupt { .. }) => {}
+                Err(error) => return Err(error),
+            }
+            writer.has_state = true;
         }
         Ok(writer)
     }
