@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use gantry_reference::{Algorithm, Digest, Ingest, RepositoryName, Resume, SavedState};
+use gantry_reference::{Algorithm, Digest, Ingest, Rehash, RepositoryName, Resume, SavedState};
 use gantry_spec::Descriptor;
 
 use super::inner::Inner;
 use super::upload::{self, BLOB_MEDIA_TYPE, BlobWriter};
 use super::{paths, time};
+use crate::FileWriter;
 use crate::driver::{BoxByteStream, BoxReader};
 use crate::{StorageError, StoragePath};
 
@@ -251,36 +252,62 @@ impl BlobStore {
     /// at its size (or, when that is missing or in another format, such as Distribution's,
     /// the data hashed again from the start). [`StorageError::BlobUploadUnknown`] when there is
     /// no such session.
+    ///
+    /// The data's writer is opened here, and its size is the session's: one look at storage
+    /// for both (an object store's unfinished upload says its size in its state).
     pub async fn resume(&self, id: &str) -> Result<BlobWriter, StorageError> {
         paths::check_upload_id(id)?;
         let guard = self.inner.lock_upload(&self.name, id).await;
         let started_at = upload::read_started_at(&self.inner, &self.name, id).await?;
-        let size = match self
-            .inner
-            .driver
-            .stat(&paths::upload_data(&self.name, id)?)
-            .await
-        {
-            Ok(info) => info.size,
-            Err(StorageError::PathNotFound { .. }) => 0,
-            Err(error) => return Err(error),
+        let data = paths::upload_data(&self.name, id)?;
+        let mut file = self.open_data(&data).await?;
+        let size = file.as_ref().map_or(0, |file| file.size());
+        let ingest = match self.restore_ingest(id, size).await? {
+            Ok(ingest) => ingest,
+            Err(again) => {
+                // Hashing again reads the data: the writer lets go of it first (a driver may
+                // have to finish an unfinished file to read it), and opens it again after.
+                drop(file.take());
+                let ingest = upload::rehash(&self.inner, &self.name, id, again).await?;
+                file = self.open_data(&data).await?;
+                ingest
+            }
         };
-        let ingest = self.restore_ingest(id, size).await?;
         Ok(BlobWriter {
             inner: Arc::clone(&self.inner),
             name: self.name.clone(),
             id: id.to_owned(),
             started_at,
             ingest,
-            file: None,
+            file,
             _guard: guard,
         })
     }
 
-    /// The ingest of a session whose data holds `size` bytes: from the hash state saved at
-    /// that size when one is whole ([`Resume::trusting_state`]), else from the data hashed
-    /// again with the session's algorithm (sha256 when the states do not say which).
-    async fn restore_ingest(&self, id: &str, size: u64) -> Result<Ingest, StorageError> {
+    /// A writer appending to a session's data; `None` when nothing was written yet.
+    async fn open_data(
+        &self,
+        data: &StoragePath,
+    ) -> Result<Option<Box<dyn FileWriter>>, StorageError> {
+        match self.inner.driver.writer(data, true).await {
+            Ok(file) => Ok(Some(file)),
+            Err(StorageError::PathNotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The ingest of a session whose data holds `size` bytes, from the hash state saved at
+    /// that size when one is whole ([`Resume::trusting_state`]): sha256's is tried first, the
+    /// others' after a listing. Otherwise what hashing the data again with the session's
+    /// algorithm (sha256 when the states do not say which) needs.
+    async fn restore_ingest(
+        &self,
+        id: &str,
+        size: u64,
+    ) -> Result<Result<Ingest, Rehash>, StorageError> {
+        if let Some(ingest) = self.saved_ingest(id, Algorithm::Sha256, size).await? {
+            return Ok(Ok(ingest));
+        }
         let upload = paths::upload_dir(&self.name, id)?;
         let algorithms: Vec<Algorithm> = self
             .inner
@@ -289,27 +316,42 @@ impl BlobStore {
             .iter()
             .filter_map(|name| name.parse().ok())
             .collect();
-        for &algorithm in &algorithms {
-            let path = paths::upload_hash_state(&self.name, id, algorithm, size)?;
-            let saved = match self.inner.driver.get_content(&path).await {
-                Ok(state) => SavedState::new(algorithm, size, state.to_vec()),
-                Err(StorageError::PathNotFound { .. }) => continue,
-                Err(error) => return Err(error),
-            };
-            if let Resume::Continue(ingest) = Resume::trusting_state(algorithm, Some(&saved), size)
-            {
-                return Ok(ingest);
+        for &algorithm in algorithms.iter().filter(|&&a| a != Algorithm::Sha256) {
+            if let Some(ingest) = self.saved_ingest(id, algorithm, size).await? {
+                return Ok(Ok(ingest));
             }
         }
         let algorithm = match algorithms.as_slice() {
             [only] => *only,
             _ => Algorithm::Sha256,
         };
-        match Resume::trusting_state(algorithm, None, size) {
+        Ok(match Resume::trusting_state(algorithm, None, size) {
             Resume::Continue(ingest) => Ok(ingest),
-            Resume::Rehash(again) => upload::rehash(&self.inner, &self.name, id, again).await,
+            Resume::Rehash(again) => Err(again),
             Resume::Restart => Ok(Ingest::new(algorithm)),
-        }
+        })
+    }
+
+    /// The ingest the hash state of `algorithm` saved at `size` gives, when there is one and
+    /// it is whole.
+    async fn saved_ingest(
+        &self,
+        id: &str,
+        algorithm: Algorithm,
+        size: u64,
+    ) -> Result<Option<Ingest>, StorageError> {
+        let path = paths::upload_hash_state(&self.name, id, algorithm, size)?;
+        let saved = match self.inner.driver.get_content(&path).await {
+            Ok(state) => SavedState::new(algorithm, size, state.to_vec()),
+            Err(StorageError::PathNotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(
+            match Resume::trusting_state(algorithm, Some(&saved), size) {
+                Resume::Continue(ingest) => Some(ingest),
+                _ => None,
+            },
+        )
     }
 
     /// Removes the upload session `id`. A second cancel of the same session (or one of a
