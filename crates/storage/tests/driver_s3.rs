@@ -280,3 +280,70 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_whose_digest_comes_first_is_staged_in_place_and_appears_once_verified() {
+    use gantry_reference::{Algorithm, Digest};
+    use gantry_storage::{CreateOptions, Created, Registry, RegistryOptions};
+
+    let server = SeaweedMini::start();
+    let relay = S3Relay::start(server.endpoint(), Vec::new()).await;
+    let driver = driver(options(&server, &relay.endpoint())).await;
+    let registry = Registry::new(Arc::clone(&driver), RegistryOptions::new()).unwrap();
+    let blobs = registry.repository(&"a/b".parse().unwrap()).blobs();
+    let content = Bytes::from(pattern(6, 0, 12 * MIB + 3));
+    let digest = Digest::of(Algorithm::Sha256, &content);
+    let data = path(&format!(
+        "/docker/registry/v2/blobs/sha256/{}/{}/data",
+        &digest.encoded()[..2],
+        digest.encoded()
+    ));
+    let begin = || async {
+        match blobs.create(CreateOptions::new()).await.unwrap() {
+            Created::Upload(writer) => writer,
+            Created::Mounted(_) => unreachable!("no mount was asked for"),
+        }
+    };
+
+    // Bytes that do not match: nothing appears, and the staged upload is aborted.
+    let mut writer = begin().await;
+    writer.expect_digest(&digest).await.unwrap();
+    writer.write(content.slice(..12 * MIB)).await.unwrap();
+    writer.write(Bytes::from_static(b"bad")).await.unwrap();
+    assert!(
+        writer
+            .commit(&digest, None)
+            .await
+            .unwrap_err()
+            .is_digest_mismatch()
+    );
+    assert!(driver.stat(&data).await.unwrap_err().is_not_found());
+    assert_eq!(relay.count(S3Op::AbortMultipartUpload), 1);
+
+    // A request that fails keeps nothing of its bytes: the session goes on from zero.
+    let mut writer = begin().await;
+    let id = writer.id().to_owned();
+    writer.expect_digest(&digest).await.unwrap();
+    writer.write(content.slice(..6 * MIB)).await.unwrap();
+    writer.close().await.unwrap();
+    assert_eq!(blobs.resume(&id).await.unwrap().size(), 0);
+    assert!(driver.stat(&data).await.unwrap_err().is_not_found());
+
+    // The right bytes: invisible until the commit, then there at once, with no copy.
+    let mut writer = blobs.resume(&id).await.unwrap();
+    writer.expect_digest(&digest).await.unwrap();
+    writer.write(content.clone()).await.unwrap();
+    assert!(driver.stat(&data).await.unwrap_err().is_not_found());
+    assert!(blobs.stat(&digest).await.unwrap_err().is_not_found());
+    let descriptor = writer
+        .commit(&digest, Some(content.len() as u64))
+        .await
+        .unwrap();
+    assert_eq!(descriptor.digest, digest);
+    assert!(read_all(&driver, &data).await == content);
+    assert_eq!(relay.count(S3Op::CopyObject), 0, "{:?}", relay.counts());
+    assert_eq!(
+        blobs.stat(&digest).await.unwrap().size,
+        content.len() as u64
+    );
+}

@@ -76,6 +76,7 @@ pub(crate) async fn start(
     };
 
     // The whole blob in this one request: nothing of it may outlive a failure.
+    writer.expect_digest(&digest).await?;
     if let Err(error) = write_body(state, &mut writer, body).await {
         writer.cancel().await?;
         return Err(error);
@@ -145,6 +146,8 @@ pub(crate) async fn finish(
     })?)?;
     let mut writer = resume(state, name, id, query).await?;
     check_chunk_range(&writer, headers)?;
+    // A session with nothing in it yet gets the whole blob here, with its digest.
+    writer.expect_digest(&digest).await?;
     if let Err(error) = write_body(state, &mut writer, body).await {
         writer.close().await?;
         return Err(error);

@@ -203,6 +203,20 @@ pub trait StorageDriver: Send + Sync + fmt::Debug + 'static {
         visit: &'a mut WalkVisitor<'_>,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
 
+    /// A writer of a new file at `path` whose bytes appear there only when it commits, all
+    /// at once, and never before (no close, no partial file, nothing left if it is dropped),
+    /// when the driver has such writes: an object store's multipart upload. Content whose
+    /// digest is known before its bytes can then be written straight to its final path and
+    /// committed once verified, with no move after. `None` when the driver has none (the
+    /// default); the filesystem's files are visible as they are written.
+    fn staged_writer<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Option<Box<dyn FileWriter>>, StorageError>> {
+        let _ = path;
+        Box::pin(async { Ok(None) })
+    }
+
     /// A URL the client can fetch the file from directly (for `method`, such as `GET`), when
     /// the driver offers one. Local drivers never do.
     fn redirect_url<'a>(

@@ -220,6 +220,7 @@ impl BlobStore {
                 .unwrap_or(started_at),
             ingest,
             file: None,
+            direct: None,
             _guard: guard,
         }))
     }
@@ -280,6 +281,7 @@ impl BlobStore {
             started_at,
             ingest,
             file,
+            direct: None,
             _guard: guard,
         })
     }

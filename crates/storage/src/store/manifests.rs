@@ -84,7 +84,9 @@ impl ManifestStore {
         blobs::store_content(&self.inner, &digest, manifest.bytes().clone()).await?;
         // The first pull after a push reads it from memory, as every later one does.
         if manifest.bytes().len() <= MANIFEST_CACHE_MAX_SIZE {
-            self.inner.manifests.insert(digest.clone(), manifest.clone());
+            self.inner
+                .manifests
+                .insert(digest.clone(), manifest.clone());
         }
         let _repository = self.inner.lock_repository(&self.name).await;
         // The referrers entry goes first: the index may name a manifest that is not there

@@ -33,6 +33,9 @@ pub struct BlobWriter {
     /// The bytes received so far: their running hash and count.
     pub(crate) ingest: Ingest,
     pub(crate) file: Option<Box<dyn FileWriter>>,
+    /// The blob `file` writes straight to, staged until the commit verifies it (see
+    /// [`expect_digest`](BlobWriter::expect_digest)).
+    pub(crate) direct: Option<Digest>,
     pub(crate) _guard: OwnedMutexGuard<()>,
 }
 
@@ -106,6 +109,30 @@ impl BlobWriter {
         self.write(chunk).await
     }
 
+    /// Says the upload is to be committed as `digest` before its bytes come, as a request
+    /// that carries a whole blob with its digest does. When nothing was written yet, `digest`
+    /// uses the running hash's algorithm, the registry does not hold the blob already, and the
+    /// driver stages writes ([`StorageDriver::staged_writer`](crate::StorageDriver::staged_writer):
+    /// an object store), the bytes go straight to the blob's path, invisible until
+    /// [`commit`](Self::commit) has verified them, and need no move after. Otherwise nothing
+    /// changes. The bytes of a staged upload that does not commit are not kept: the session
+    /// goes on from where it was before them.
+    pub async fn expect_digest(&mut self, digest: &Digest) -> Result<(), StorageError> {
+        if self.size() > 0
+            || self.file.is_some()
+            || digest.algorithm() != self.ingest.algorithm()
+            || self.inner.blob_size(digest).await?.is_some()
+        {
+            return Ok(());
+        }
+        let target = paths::blob_data(digest)?;
+        if let Some(file) = self.inner.driver.staged_writer(&target).await? {
+            self.file = Some(file);
+            self.direct = Some(digest.clone());
+        }
+        Ok(())
+    }
+
     /// Ends this request's part of the upload: the data and the hash state at the current
     /// size (`hashstates/<alg>/<size>`) are stored, so [`resume`](super::BlobStore::resume)
     /// can carry on, in this process or another.
@@ -120,6 +147,13 @@ impl BlobWriter {
     /// state matching the data. Drivers that cannot read an unfinished file cheaply (S3) then
     /// never need to hash it again.
     pub async fn close(mut self) -> Result<(), StorageError> {
+        if self.direct.is_some() {
+            // Staged bytes are not kept: the session stays as it was before them.
+            if let Some(file) = self.file.take() {
+                file.cancel().await?;
+            }
+            return Ok(());
+        }
         let saved = self.ingest.saved();
         let path =
             paths::upload_hash_state(&self.name, &self.id, saved.algorithm(), saved.offset())?;
@@ -147,6 +181,9 @@ impl BlobWriter {
         provisional: &Digest,
         expected_size: Option<u64>,
     ) -> Result<Descriptor, StorageError> {
+        if let Some(target) = self.direct.take() {
+            return self.commit_direct(provisional, expected_size, target).await;
+        }
         if let Some(file) = self.file.take() {
             file.commit().await?;
         }
@@ -157,6 +194,46 @@ impl BlobWriter {
                 Err(error)
             }
         }
+    }
+
+    /// Commits bytes staged at the blob's path: verified first, then made visible at once.
+    async fn commit_direct(
+        mut self,
+        provisional: &Digest,
+        expected_size: Option<u64>,
+        target: Digest,
+    ) -> Result<Descriptor, StorageError> {
+        let file = self.file.take();
+        let verified = match self.verify(provisional, expected_size).await {
+            Ok(canonical) if canonical == target => Ok(canonical),
+            Ok(canonical) => Err(StorageError::DigestMismatch {
+                expected: target,
+                actual: canonical,
+            }),
+            Err(error) => Err(error),
+        };
+        let canonical = match verified {
+            Ok(canonical) => canonical,
+            Err(error) => {
+                if let Some(file) = file {
+                    file.cancel().await?;
+                }
+                self.remove_session().await?;
+                return Err(error);
+            }
+        };
+        {
+            let _blob = self.inner.lock_blob(&canonical).await;
+            match file {
+                Some(file) => file.commit().await?,
+                None => {
+                    let path = paths::blob_data(&canonical)?;
+                    self.inner.driver.put_content(&path, Bytes::new()).await?;
+                }
+            }
+            self.inner.sizes.insert(canonical.clone(), self.size());
+        }
+        self.link_and_end(provisional, canonical).await
     }
 
     async fn verify(
@@ -209,6 +286,16 @@ impl BlobWriter {
                 self.inner.sizes.insert(canonical.clone(), self.size());
             }
         }
+        self.link_and_end(provisional, canonical).await
+    }
+
+    /// Links the stored blob into the repository (under both digests when they differ) and
+    /// removes the session.
+    async fn link_and_end(
+        self,
+        provisional: &Digest,
+        canonical: Digest,
+    ) -> Result<Descriptor, StorageError> {
         let links = [canonical.clone(), provisional.clone()];
         for alias in links
             .iter()
@@ -228,9 +315,12 @@ impl BlobWriter {
     /// Abandons the upload: the session and its data are removed. Cancelling a session that
     /// is already gone (cancelled elsewhere, committed, purged) is fine.
     pub async fn cancel(mut self) -> Result<(), StorageError> {
-        if let Some(file) = self.file.take() {
-            // The whole session goes below; the writer only needs to let go.
-            drop(file);
+        // Staged at the blob's path, outside the session, the bytes are abandoned on their
+        // own; otherwise the whole session goes below, and the writer only lets go.
+        if let Some(file) = self.file.take()
+            && self.direct.is_some()
+        {
+            file.cancel().await?;
         }
         self.remove_session().await
     }

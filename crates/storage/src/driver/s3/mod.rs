@@ -651,6 +651,16 @@ impl StorageDriver for S3Driver {
         })
     }
 
+    fn staged_writer<'a>(
+        &'a self,
+        path: &'a StoragePath,
+    ) -> BoxFuture<'a, Result<Option<Box<dyn FileWriter>>, StorageError>> {
+        Box::pin(async move {
+            let writer = S3Writer::staged(Arc::clone(&self.bucket), path).await?;
+            Ok(Some(Box::new(writer) as Box<dyn FileWriter>))
+        })
+    }
+
     fn stat<'a>(&'a self, path: &'a StoragePath) -> BoxFuture<'a, Result<FileInfo, StorageError>> {
         Box::pin(async move {
             let info = |size, modified, is_dir| FileInfo {

@@ -47,6 +47,8 @@ pub(super) struct S3Writer {
     replaces_object: bool,
     /// The upload of an unfinished writer this one started over from, to abort.
     abandoned: Option<String>,
+    /// A staged writer: no state is ever stored, and an upload left unfinished is aborted.
+    staged: bool,
 }
 
 impl fmt::Debug for S3Writer {
@@ -64,6 +66,21 @@ impl Drop for S3Writer {
     fn drop(&mut self) {
         for part in &self.pending {
             part.abort();
+        }
+        // A staged writer's upload is known to nobody else: abort it rather than leave its
+        // parts stored. (Finishing, cancelling or failing before the first part leaves none.)
+        if self.staged
+            && let Some(upload) = self.upload.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (bucket, path, key) = (
+                Arc::clone(&self.bucket),
+                self.path.clone(),
+                self.key.clone(),
+            );
+            runtime.spawn(async move {
+                let _ = bucket.abort_upload(&path, &key, &upload).await;
+            });
         }
     }
 }
@@ -90,6 +107,7 @@ impl S3Writer {
             has_state: false,
             replaces_object: false,
             abandoned: None,
+            staged: false,
         };
         if path.is_root() {
             return Err(writer.invalid());
@@ -129,6 +147,17 @@ impl S3Writer {
             }
             writer.has_state = true;
         }
+        Ok(writer)
+    }
+
+    /// A staged writer of a new file at `path`: nothing of it is visible, nor stored as
+    /// state, before it commits. The path is checked as for any write.
+    pub(super) async fn staged(
+        bucket: Arc<Bucket>,
+        path: &StoragePath,
+    ) -> Result<S3Writer, StorageError> {
+        let mut writer = S3Writer::open(Arc::clone(&bucket), path, false).await?;
+        writer.staged = true;
         Ok(writer)
     }
 
@@ -191,7 +220,8 @@ impl S3Writer {
     }
 
     /// Starts the multipart upload, and stores its id at once, with what was closed before,
-    /// so that a crash cannot lose it (the upload is aborted when the file is deleted).
+    /// so that a crash cannot lose it (the upload is aborted when the file is deleted). A
+    /// staged writer stores nothing: its upload lives as long as the writer.
     async fn begin_upload(&mut self) -> Result<String, StorageError> {
         let object = super::keys::object(&self.key)?;
         let upload = self
@@ -200,6 +230,10 @@ impl S3Writer {
             .create_multipart(&object)
             .await
             .map_err(|error| failed(&self.path, error))?;
+        if self.staged {
+            self.upload = Some(upload.clone());
+            return Ok(upload);
+        }
         let state = WriterState {
             upload: Some(upload.clone()),
             ..self.closed.clone()
@@ -229,6 +263,12 @@ impl S3Writer {
     }
 
     async fn close_inner(mut self) -> Result<(), StorageError> {
+        if self.staged {
+            return Err(StorageError::Io {
+                path: self.path.to_string(),
+                source: std::io::Error::other("a staged writer cannot be closed, only committed"),
+            });
+        }
         self.receive_all().await?;
         if self.buffer.len() >= MIN_PART {
             let part = self.buffer.split().freeze();
@@ -278,6 +318,7 @@ impl S3Writer {
                     .complete_multipart(&object, &upload, parts)
                     .await
                     .map_err(|error| failed(&self.path, error))?;
+                self.upload = None;
             }
         }
         if self.has_state {
@@ -298,6 +339,10 @@ impl S3Writer {
         self.abort_abandoned().await?;
         if self.has_state {
             self.bucket.delete_state(&self.path).await?;
+        }
+        // What a staged writer's path holds is someone else's: it wrote nothing there.
+        if self.staged {
+            return Ok(());
         }
         self.bucket.delete_object(&self.path, &self.key).await
     }
