@@ -11,6 +11,7 @@ use object_store::{BackoffConfig, Certificate, ClientOptions, RetryConfig};
 
 use super::dirs::KnownDirs;
 use super::keys::Keys;
+use super::profile;
 use super::signed::{BucketCheck, SignedRequests};
 use super::{Bucket, MIN_PART_SIZE, S3Driver, S3Options};
 use crate::StorageError;
@@ -59,18 +60,36 @@ pub(super) async fn connect(options: S3Options) -> Result<S3Driver, StorageError
             max_retries: RETRIES,
             retry_timeout: RETRY_TIMEOUT,
         });
+    // The shared profile files, which object_store does not read, stand in for the
+    // environment's key and region when it has none.
+    let environment_has_key = builder
+        .get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+        .is_some();
+    let profile = if options.credentials.is_none() && !environment_has_key {
+        profile::from_environment()
+    } else {
+        profile::Profile::default()
+    };
     let region = options
         .region
         .clone()
         .or_else(|| builder.get_config_value(&AmazonS3ConfigKey::Region))
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .filter(|region| !region.is_empty())
+        .or(profile.region)
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     builder = builder.with_region(&region);
     if let Some(credentials) = &options.credentials {
         builder = builder
             .with_access_key_id(&credentials.access_key_id)
             .with_secret_access_key(&credentials.secret_access_key);
+    } else if let Some((credentials, token)) = profile.credentials {
+        builder = builder
+            .with_access_key_id(credentials.access_key_id)
+            .with_secret_access_key(credentials.secret_access_key);
+        if let Some(token) = token {
+            builder = builder.with_token(token);
+        }
     }
     if let Some(endpoint) = &options.endpoint {
         builder = builder

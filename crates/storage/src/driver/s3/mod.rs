@@ -13,6 +13,7 @@ mod dirs;
 mod keys;
 mod listing;
 mod options;
+mod profile;
 mod signed;
 mod state;
 mod writer;

@@ -10,9 +10,10 @@ pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub const MAX_SINGLE_COPY: u64 = 5 << 30;
 
 /// How to reach the bucket and how to use it. Unless [`credentials`](Self::credentials) are
-/// given, they come from the usual AWS environment variables (`AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) or the instance's role, as `object_store`
-/// finds them.
+/// given, they come from the usual AWS places, in the AWS tools' order: the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), the shared profile
+/// files (`~/.aws/credentials` and `~/.aws/config`, or `AWS_SHARED_CREDENTIALS_FILE` and
+/// `AWS_CONFIG_FILE`, profile `AWS_PROFILE` or `default`), then the task's or instance's role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct S3Options {
