@@ -50,8 +50,8 @@ pub enum StorageKind {
 
 /// An S3 bucket (`[storage.s3]`). Credentials and, unless set here, the region come from the
 /// usual AWS environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`, `AWS_REGION` or `AWS_DEFAULT_REGION`); the configuration never holds
-/// keys.
+/// `AWS_SESSION_TOKEN`, `AWS_REGION` or `AWS_DEFAULT_REGION`), else the AWS profile files
+/// (`~/.aws/credentials`, `~/.aws/config`, `AWS_PROFILE`); the configuration never holds keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
