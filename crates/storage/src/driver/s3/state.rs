@@ -1,10 +1,11 @@
-//! The state of an unfinished writer, kept at `<file>/~writing` so that any process sharing the
+//! The state of an unfinished writer, kept at `<file>~writing` so that any process sharing the
 //! bucket can carry the file on: the multipart upload's id, the parts sent so far, and the tail
 //! too short to be a part yet.
 //!
 //! The format is text, then bytes: a first line `gantry-writer 1 SIZE TAIL UPLOAD` (UPLOAD is
-//! `-` before the first part), one line per part's entity tag, an empty line, then the tail's
-//! bytes. The first line alone says the file's size.
+//! `-` until the multipart upload begins, whose id is stored before any part is recorded), one
+//! line per part's entity tag, an empty line, then the tail's bytes. The first line alone says
+//! the file's size.
 
 use bytes::{Bytes, BytesMut};
 
@@ -52,8 +53,10 @@ impl WriterState {
         let (size, tail_len, upload) = first_line(lines.next()?)?;
         let parts: Vec<String> = lines.map(str::to_owned).collect();
         let tail = stored.slice(head_end + 2..);
+        // Parts belong to an upload; an upload may have none recorded yet (a writer stores
+        // its upload's id before its first part, and may stop there).
         let whole = tail.len() as u64 == tail_len
-            && upload.is_some() != parts.is_empty()
+            && (upload.is_some() || parts.is_empty())
             && size >= tail_len
             && parts.iter().all(|part| valid_token(part));
         whole.then_some(WriterState {
@@ -118,7 +121,15 @@ mod tests {
             size: 5,
             ..WriterState::default()
         };
-        assert_eq!(WriterState::decode(fresh.encode()), Some(fresh));
+        assert_eq!(WriterState::decode(fresh.encode()), Some(fresh.clone()));
+
+        // What a writer stores as its upload begins, before any part is recorded: what a
+        // process killed before its next close leaves for the next writer.
+        let begun = WriterState {
+            upload: Some("upload-id".to_owned()),
+            ..fresh
+        };
+        assert_eq!(WriterState::decode(begun.encode()), Some(begun));
     }
 
     #[test]
