@@ -1,0 +1,882 @@
+//! Three `gantry serve` replicas on one bucket of a SeaweedFS cluster (a master, two volume
+//! servers, a filer and the S3 gateway, each a process of its own), as a load balancer would
+//! use them: an upload whose chunks go to different replicas, the same tag pushed through two
+//! replicas at once, the catalog across replicas, a replica killed in the middle of a chunk,
+//! and deletes through one replica seen by the others within the link cache's lifetime.
+//!
+//! Each test runs its own cluster and replicas with 5 MiB parts (S3's smallest, so a few MiB
+//! make real multipart uploads), a one-second link cache and a one-second catalog refresh.
+//! Every wait is a bounded poll; every process is stopped by PID when its guard drops.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::future::Future;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gantry_reference::{Algorithm, Digest};
+use gantry_test_support::gantry::{Gantry, gantry_binary};
+use gantry_test_support::s3_relay::{S3Op, S3Relay};
+use gantry_test_support::seaweed::{S3Server, S3Service, SeaweedCluster};
+use object_store::ObjectStoreExt;
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, StatusCode};
+
+/// The key prefix the replicas store below (`s3://BUCKET/registry`).
+const PREFIX: &str = "registry";
+
+/// Bytes per multipart upload part.
+const PART: usize = 5 << 20;
+
+/// `[storage] link_cache_ttl_secs`: how long a replica may answer from a link it read.
+const LINK_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// `catalog_refresh_secs`: how long one walk of the tree serves the catalog.
+const CATALOG_REFRESH: Duration = Duration::from_secs(1);
+
+/// What a loaded machine may add to a bound: the request that sees the change, scheduling.
+const MARGIN: Duration = Duration::from_secs(2);
+
+/// How often a poll asks again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How many replicas share the bucket.
+const REPLICAS: usize = 3;
+
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Replicas on one bucket of their own cluster. Fields drop in order: the servers go first.
+struct Replicas {
+    servers: Vec<Option<Gantry>>,
+    http: reqwest::Client,
+    relay: Option<S3Relay>,
+    cluster: SeaweedCluster,
+    _logs: tempfile::TempDir,
+}
+
+impl Replicas {
+    /// A cluster and [`REPLICAS`] replicas on its default bucket, started at once.
+    async fn start() -> Replicas {
+        Replicas::start_with_relay(false).await
+    }
+
+    /// As [`start`](Replicas::start); with `relay`, the first replica reaches the bucket
+    /// through an [`S3Relay`] that counts its S3 requests.
+    async fn start_with_relay(relay: bool) -> Replicas {
+        let cluster = tokio::task::spawn_blocking(SeaweedCluster::start)
+            .await
+            .unwrap();
+        let relay = match relay {
+            true => Some(S3Relay::start(cluster.endpoint(), vec![]).await),
+            false => None,
+        };
+        let logs = tempfile::tempdir().unwrap();
+        let services: Vec<S3Service> = (0..REPLICAS)
+            .map(|i| match (&relay, i) {
+                (Some(relay), 0) => cluster.service().at(relay.endpoint()),
+                _ => cluster.service().clone(),
+            })
+            .collect();
+        let dir = logs.path().to_path_buf();
+        let servers = tokio::task::spawn_blocking(move || {
+            std::thread::scope(|scope| {
+                let starting: Vec<_> = services
+                    .iter()
+                    .enumerate()
+                    .map(|(i, service)| {
+                        let dir = dir.join(format!("replica-{i}"));
+                        scope.spawn(move || Gantry::start_command(serve(service), &dir))
+                    })
+                    .collect();
+                starting
+                    .into_iter()
+                    .map(|thread| {
+                        thread
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .map(Some)
+                    .collect()
+            })
+        })
+        .await
+        .unwrap();
+        Replicas {
+            servers,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            relay,
+            cluster,
+            _logs: logs,
+        }
+    }
+
+    /// Replica `i`'s URL.
+    fn url(&self, i: usize) -> &str {
+        self.servers[i]
+            .as_ref()
+            .unwrap_or_else(|| panic!("replica {i} was killed"))
+            .url()
+    }
+
+    /// What every replica has logged, and the cluster's logs.
+    fn logs(&self) -> String {
+        let replicas: String = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, server)| Some(format!("== replica {i}\n{}\n", server.as_ref()?.log())))
+            .collect();
+        format!("{replicas}{}", self.cluster.log())
+    }
+
+    /// Kills replica `i` with `SIGKILL` and waits until it is gone.
+    fn kill(&mut self, i: usize) {
+        let server = self.servers[i].take().expect("a running replica");
+        let pid = server.id();
+        server.stop();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "replica {i} (process {pid}) still runs"
+        );
+    }
+
+    /// A request to `path` (or to a `Location` the registry gave) on replica `i`.
+    fn request(&self, i: usize, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.url(i)))
+    }
+
+    /// Sends `request` and reads the whole answer.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("a request failed: {e}\n{}", self.logs()));
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Pushes `content` through replica `i` in one request (`POST ?digest=`); its digest.
+    async fn push_blob(&self, i: usize, repo: &str, content: &[u8]) -> Digest {
+        let digest = sha256(content);
+        let answer = self
+            .send(
+                self.request(
+                    i,
+                    Method::POST,
+                    &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+                )
+                .body(content.to_vec()),
+            )
+            .await;
+        answer.expect(StatusCode::CREATED, "a monolithic blob upload");
+        digest
+    }
+
+    /// Pushes manifest `manifest` as `reference` through replica `i`; its digest.
+    async fn push_manifest(&self, i: usize, repo: &str, reference: &str, manifest: &Bytes) {
+        let answer = self
+            .send(
+                self.request(i, Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+                    .header(header::CONTENT_TYPE, OCI_MANIFEST)
+                    .body(manifest.clone()),
+            )
+            .await;
+        answer.expect(StatusCode::CREATED, "a manifest push");
+        assert_eq!(answer.digest(), Some(sha256(manifest)));
+    }
+
+    /// The digest replica `i` serves the manifest `reference` under (checked against the
+    /// bytes), or `None` when it answers 404.
+    async fn manifest(&self, i: usize, repo: &str, reference: &str) -> Option<Digest> {
+        let answer = self
+            .send(
+                self.request(i, Method::GET, &format!("/v2/{repo}/manifests/{reference}"))
+                    .header(header::ACCEPT, OCI_MANIFEST),
+            )
+            .await;
+        match answer.status {
+            StatusCode::NOT_FOUND => None,
+            StatusCode::OK => {
+                let digest = answer.digest().expect("Docker-Content-Digest");
+                assert_eq!(sha256(&answer.body), digest, "the manifest's bytes");
+                Some(digest)
+            }
+            other => panic!("GET manifest {reference} on replica {i}: {other}\n{answer:?}"),
+        }
+    }
+
+    /// The blob replica `i` serves under `digest` (its header and bytes checked against the
+    /// digest), or `None` when it answers 404. A HEAD must agree.
+    async fn blob(&self, i: usize, repo: &str, digest: &Digest) -> Option<Bytes> {
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let answer = self.send(self.request(i, Method::GET, &path)).await;
+        let head = self.send(self.request(i, Method::HEAD, &path)).await;
+        match answer.status {
+            StatusCode::NOT_FOUND => {
+                // A HEAD after the GET may only have caught up with a change, never gone back.
+                assert_eq!(head.status, StatusCode::NOT_FOUND, "HEAD after a 404 GET");
+                None
+            }
+            StatusCode::OK => {
+                assert_eq!(answer.digest().as_ref(), Some(digest), "{answer:?}");
+                assert_eq!(&sha256(&answer.body), digest, "the blob's bytes");
+                Some(answer.body)
+            }
+            other => panic!("GET blob {digest} on replica {i}: {other}\n{answer:?}"),
+        }
+    }
+
+    /// The repositories in replica `i`'s catalog.
+    async fn catalog(&self, i: usize) -> Vec<String> {
+        let answer = self
+            .send(self.request(i, Method::GET, "/v2/_catalog"))
+            .await;
+        answer.expect(StatusCode::OK, "the catalog");
+        names(&answer.body, "repositories")
+    }
+
+    /// The tags replica `i` lists for `repo` (none when the repository is unknown).
+    async fn tags(&self, i: usize, repo: &str) -> Vec<String> {
+        let answer = self
+            .send(self.request(i, Method::GET, &format!("/v2/{repo}/tags/list")))
+            .await;
+        match answer.status {
+            StatusCode::NOT_FOUND => Vec::new(),
+            _ => {
+                answer.expect(StatusCode::OK, "the tag list");
+                names(&answer.body, "tags")
+            }
+        }
+    }
+
+    /// The digest the bucket's own `current/link` of `tag` holds.
+    async fn tag_in_bucket(&self, repo: &str, tag: &str) -> Digest {
+        let key = format!(
+            "{PREFIX}/docker/registry/v2/repositories/{repo}/_manifests/tags/{tag}/current/link"
+        );
+        let bytes = self
+            .cluster
+            .store()
+            .get(&object_store::path::Path::parse(key).unwrap())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        Digest::parse(std::str::from_utf8(&bytes).unwrap()).unwrap()
+    }
+}
+
+/// `gantry serve` on a loopback port over `service`'s default bucket, deleting allowed, with a
+/// clean environment but for the AWS key and the settings the tests bound their waits with.
+fn serve(service: &S3Service) -> Command {
+    let mut command = Command::new(gantry_binary());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-delete"])
+        .arg("--storage")
+        .arg(format!("s3://{}/{PREFIX}", service.bucket))
+        .arg("--s3-endpoint")
+        .arg(&service.endpoint)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", &service.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &service.secret_key)
+        .env(
+            "GANTRY_STORAGE_LINK_CACHE_TTL_SECS",
+            LINK_CACHE_TTL.as_secs().to_string(),
+        )
+        .env(
+            "GANTRY_CATALOG_REFRESH_SECS",
+            CATALOG_REFRESH.as_secs().to_string(),
+        )
+        .env("GANTRY_STORAGE_S3_PART_SIZE", PART.to_string());
+    command
+}
+
+/// A whole HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn expect(&self, status: StatusCode, what: &str) {
+        assert_eq!(self.status, status, "{what}: {self:?}");
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn digest(&self) -> Option<Digest> {
+        self.header(DOCKER_CONTENT_DIGEST)
+            .map(|value| Digest::parse(value).unwrap())
+    }
+
+    /// The upload's `Location`, a path on any replica.
+    fn location(&self) -> String {
+        self.header("location").expect("Location").to_owned()
+    }
+
+    /// The upload's size, from `Range: 0-LAST`.
+    fn upload_size(&self) -> u64 {
+        let range = self.header("range").expect("Range");
+        let last: u64 = range
+            .strip_prefix("0-")
+            .and_then(|last| last.parse().ok())
+            .unwrap_or_else(|| panic!("Range {range:?}"));
+        last + 1
+    }
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    Digest::of(Algorithm::Sha256, bytes)
+}
+
+/// The strings of the array `field` of a JSON document.
+fn names(body: &[u8], field: &str) -> Vec<String> {
+    let document: serde_json::Value = serde_json::from_slice(body).unwrap();
+    document[field]
+        .as_array()
+        .map(|names| {
+            names
+                .iter()
+                .map(|name| name.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `len` bytes of a pseudo-random sequence that `seed` picks.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// An OCI image manifest of `config` and `layer`, told apart from others by `note`.
+fn image_manifest(config: (&Digest, usize), layer: (&Digest, usize), note: &str) -> Bytes {
+    let descriptor = |media_type: &str, (digest, size): (&Digest, usize)| serde_json::json!({"mediaType": media_type, "digest": digest.to_string(), "size": size});
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", layer)],
+        "annotations": {"note": note},
+    });
+    Bytes::from(serde_json::to_vec(&manifest).unwrap())
+}
+
+/// Asks `probe` every [`POLL`] until it answers `Some`, failing the test once `bound` has
+/// passed since `since`; the answer and when it came, after `since`.
+async fn within<T, F, Fut>(
+    what: &str,
+    since: Instant,
+    bound: Duration,
+    mut probe: F,
+) -> (T, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    loop {
+        if let Some(answer) = probe().await {
+            return (answer, since.elapsed());
+        }
+        assert!(
+            since.elapsed() <= bound,
+            "{what}: not seen within {bound:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A small image in `repo`, pushed through replica `i`: the config's and the layer's
+/// descriptors, for manifests.
+async fn push_image_blobs(
+    replicas: &Replicas,
+    i: usize,
+    repo: &str,
+) -> ((Digest, usize), (Digest, usize)) {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let layer = content(64 << 10, 7);
+    let config_digest = replicas.push_blob(i, repo, config).await;
+    let layer_digest = replicas.push_blob(i, repo, &layer).await;
+    ((config_digest, config.len()), (layer_digest, layer.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
+    let replicas = Replicas::start().await;
+    let repo = "moving/upload";
+    // Chunks of 3 MiB, 3.5 MiB and 3 MiB, then the last 1.5 MiB with the PUT: the first
+    // 5 MiB part leaves replica B, the rest leaves C when it commits.
+    let data = content((11 << 20) + 12_345, 1);
+    let digest = sha256(&data);
+    let cuts = [0, 3 << 20, (13 << 20) / 2, (19 << 20) / 2, data.len()];
+    let through = [0, 1, 0];
+
+    let started = replicas
+        .send(replicas.request(0, Method::POST, &format!("/v2/{repo}/blobs/uploads/")))
+        .await;
+    started.expect(StatusCode::ACCEPTED, "POST on replica A");
+    let id = started.header("docker-upload-uuid").unwrap().to_owned();
+    let mut location = started.location();
+    for (n, &replica) in through.iter().enumerate() {
+        let chunk = &data[cuts[n]..cuts[n + 1]];
+        let answer = replicas
+            .send(
+                replicas
+                    .request(replica, Method::PATCH, &location)
+                    .header(
+                        header::CONTENT_RANGE,
+                        format!("{}-{}", cuts[n], cuts[n + 1] - 1),
+                    )
+                    .header(header::CONTENT_TYPE, "application/octet-stream")
+                    .body(chunk.to_vec()),
+            )
+            .await;
+        answer.expect(
+            StatusCode::ACCEPTED,
+            &format!("PATCH {n} on replica {replica}"),
+        );
+        assert_eq!(answer.upload_size(), cuts[n + 1] as u64);
+        location = answer.location();
+    }
+
+    // The parts really went to S3: the writer's state, beside the upload's data, names a
+    // multipart upload and the part replica B sent.
+    let state_key =
+        format!("{PREFIX}/docker/registry/v2/repositories/{repo}/_uploads/{id}/data~writing");
+    let state = replicas
+        .cluster
+        .store()
+        .get(&object_store::path::Path::parse(state_key).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("the writer's state: {e}"))
+        .bytes()
+        .await
+        .unwrap();
+    let first_line =
+        String::from_utf8_lossy(&state[..state.iter().position(|&b| b == b'\n').unwrap()])
+            .into_owned();
+    assert!(
+        !first_line.ends_with(" -"),
+        "no multipart upload began: {first_line}"
+    );
+
+    // Every replica reports the same progress, and nothing is under the digest yet.
+    for i in 0..REPLICAS {
+        let status = replicas
+            .send(replicas.request(i, Method::GET, &location))
+            .await;
+        status.expect(StatusCode::NO_CONTENT, &format!("status on replica {i}"));
+        assert_eq!(status.upload_size(), cuts[3] as u64);
+        assert_eq!(replicas.blob(i, repo, &digest).await, None);
+    }
+
+    let put = replicas
+        .send(
+            replicas
+                .request(2, Method::PUT, &format!("{location}&digest={digest}"))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(data[cuts[3]..].to_vec()),
+        )
+        .await;
+    put.expect(StatusCode::CREATED, "PUT on replica C");
+    assert_eq!(put.digest(), Some(digest.clone()));
+
+    for i in 0..REPLICAS {
+        let served = replicas.blob(i, repo, &digest).await;
+        assert!(
+            served.as_deref() == Some(&data[..]),
+            "replica {i} serves the blob"
+        );
+    }
+    // The session is gone everywhere.
+    let gone = replicas
+        .send(replicas.request(1, Method::GET, &location))
+        .await;
+    gone.expect(StatusCode::NOT_FOUND, "the committed session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_on_a_tag_pushed_through_two_at_once_and_share_the_catalog() {
+    let replicas = Replicas::start().await;
+
+    // Each replica walks the (empty) tree once, so its catalog is cached when the
+    // repositories appear through the others.
+    for i in 0..REPLICAS {
+        assert_eq!(replicas.catalog(i).await, Vec::<String>::new());
+    }
+    let made: Vec<String> = (0..REPLICAS).map(|i| format!("made-by-{i}/app")).collect();
+    for (i, repo) in made.iter().enumerate() {
+        replicas.push_blob(i, repo, b"a blob").await;
+        assert!(
+            replicas.catalog(i).await.contains(repo),
+            "replica {i} lists what it created at once"
+        );
+    }
+    let created = Instant::now();
+    let (shared, made) = (&replicas, &made);
+    for i in 0..REPLICAS {
+        let (_, seen) = within(
+            &format!("the other replicas' repositories in replica {i}'s catalog"),
+            created,
+            CATALOG_REFRESH + MARGIN,
+            move || async move {
+                let catalog = shared.catalog(i).await;
+                made.iter().all(|repo| catalog.contains(repo)).then_some(())
+            },
+        )
+        .await;
+        eprintln!("replica {i} listed every repository {seen:?} after the last was created");
+    }
+
+    let repo = "race/app";
+    let (config, layer) = push_image_blobs(&replicas, 0, repo).await;
+    for round in 0..3 {
+        let ours = image_manifest(
+            (&config.0, config.1),
+            (&layer.0, layer.1),
+            &format!("a{round}"),
+        );
+        let theirs = image_manifest(
+            (&config.0, config.1),
+            (&layer.0, layer.1),
+            &format!("b{round}"),
+        );
+        tokio::join!(
+            replicas.push_manifest(0, repo, "latest", &ours),
+            replicas.push_manifest(1, repo, "latest", &theirs),
+        );
+        let pushed = Instant::now();
+        let candidates = [sha256(&ours), sha256(&theirs)];
+        let (agreed, after) = within(
+            "one answer for the tag on every replica",
+            pushed,
+            LINK_CACHE_TTL + MARGIN,
+            move || async move {
+                let mut answers = Vec::new();
+                for i in 0..REPLICAS {
+                    answers.push(shared.manifest(i, repo, "latest").await);
+                }
+                let first = answers[0].clone()?;
+                answers
+                    .iter()
+                    .all(|answer| answer.as_ref() == Some(&first))
+                    .then_some(first)
+            },
+        )
+        .await;
+        eprintln!("round {round}: replicas agreed on {agreed} {after:?} after the pushes");
+        assert!(
+            candidates.contains(&agreed),
+            "{agreed} is one of the pushes"
+        );
+        assert_eq!(agreed, replicas.tag_in_bucket(repo, "latest").await);
+        // Both pushes stored their manifest; the answer stays.
+        for i in 0..REPLICAS {
+            for candidate in &candidates {
+                let by_digest = replicas.manifest(i, repo, candidate.as_str()).await;
+                assert_eq!(by_digest.as_ref(), Some(candidate));
+            }
+            assert_eq!(
+                replicas.manifest(i, repo, "latest").await,
+                Some(agreed.clone())
+            );
+            assert_eq!(replicas.tags(i, repo).await, ["latest"]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_carries_on_from_its_reported_offset_after_its_replica_is_killed() {
+    let mut replicas = Replicas::start_with_relay(true).await;
+    let repo = "crash/upload";
+    let data = content((12 << 20) + 4_321, 3);
+    let digest = sha256(&data);
+    let first = 3 << 20;
+
+    let started = replicas
+        .send(replicas.request(0, Method::POST, &format!("/v2/{repo}/blobs/uploads/")))
+        .await;
+    started.expect(StatusCode::ACCEPTED, "POST on replica A");
+    let answer = replicas
+        .send(
+            replicas
+                .request(0, Method::PATCH, &started.location())
+                .header(header::CONTENT_RANGE, format!("0-{}", first - 1))
+                .body(data[..first].to_vec()),
+        )
+        .await;
+    answer.expect(StatusCode::ACCEPTED, "the first PATCH on replica A");
+    let location = answer.location();
+
+    // The next chunk streams from a channel; replica A is killed once it has begun sending
+    // parts to S3 (its relay saw an UploadPart), the body still open.
+    let (feed, chunks) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let body = futures_util::stream::unfold(chunks, |mut chunks| async move {
+        let chunk = chunks.recv().await?;
+        Some((Ok::<_, std::io::Error>(chunk), chunks))
+    });
+    let patch = tokio::spawn(
+        replicas
+            .request(0, Method::PATCH, &location)
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    let mut sent = first;
+    {
+        let relay = replicas.relay.as_ref().expect("replica A's relay");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while relay.count(S3Op::UploadPart) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "replica A sent no part after {sent} bytes\n{}",
+                replicas.logs()
+            );
+            if sent < data.len() {
+                let end = (sent + (256 << 10)).min(data.len());
+                let chunk = Bytes::copy_from_slice(&data[sent..end]);
+                tokio::time::timeout(Duration::from_secs(10), feed.send(chunk))
+                    .await
+                    .expect("replica A reads the body")
+                    .expect("the request is still sending");
+                sent = end;
+            } else {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+    replicas.kill(0);
+    drop(feed);
+    match patch.await.unwrap() {
+        Err(_) => {}
+        Ok(answer) => panic!("the PATCH cut by the kill was answered: {answer:?}"),
+    }
+
+    // Another replica says where the upload stands: at least what A acknowledged, at most
+    // what was sent. Nothing is under the digest.
+    let status = replicas
+        .send(replicas.request(1, Method::GET, &location))
+        .await;
+    status.expect(StatusCode::NO_CONTENT, "the upload's status on replica B");
+    let offset = usize::try_from(status.upload_size()).unwrap();
+    assert!(
+        (first..=sent).contains(&offset),
+        "offset {offset}: acknowledged {first}, sent {sent}"
+    );
+    eprintln!("killed after sending {sent} bytes; the upload stands at {offset}");
+    for i in 1..REPLICAS {
+        assert_eq!(replicas.blob(i, repo, &digest).await, None);
+    }
+
+    // The client carries on from there on B, and commits on C.
+    let middle = offset + (4 << 20);
+    let answer = replicas
+        .send(
+            replicas
+                .request(1, Method::PATCH, &status.location())
+                .header(header::CONTENT_RANGE, format!("{offset}-{}", middle - 1))
+                .body(data[offset..middle].to_vec()),
+        )
+        .await;
+    answer.expect(StatusCode::ACCEPTED, "the PATCH carrying on on replica B");
+    assert_eq!(answer.upload_size(), middle as u64);
+    for i in 1..REPLICAS {
+        assert_eq!(replicas.blob(i, repo, &digest).await, None);
+    }
+    let put = replicas
+        .send(
+            replicas
+                .request(
+                    2,
+                    Method::PUT,
+                    &format!("{}&digest={digest}", answer.location()),
+                )
+                .body(data[middle..].to_vec()),
+        )
+        .await;
+    put.expect(StatusCode::CREATED, "PUT on replica C");
+    assert_eq!(put.digest(), Some(digest.clone()));
+    for i in 1..REPLICAS {
+        let served = replicas.blob(i, repo, &digest).await;
+        assert!(
+            served.as_deref() == Some(&data[..]),
+            "replica {i} serves the blob"
+        );
+    }
+}
+
+/// Checks `probe` holds for `period`, asking every few polls.
+async fn stays<F, Fut>(what: &str, period: Duration, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = Instant::now() + period;
+    while Instant::now() < end {
+        assert!(probe().await, "{what}");
+        tokio::time::sleep(POLL * 4).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_lifetime() {
+    let replicas = Replicas::start().await;
+    let shared = &replicas;
+    let repo = "deleting/app";
+    let others = [1, 2];
+    let (config, layer) = push_image_blobs(&replicas, 0, repo).await;
+    let kept = image_manifest((&config.0, config.1), (&layer.0, layer.1), "kept");
+    let doomed = image_manifest((&config.0, config.1), (&layer.0, layer.1), "doomed");
+    let (kept_id, doomed_id) = (sha256(&kept), sha256(&doomed));
+    let (kept_digest, doomed_digest) = (&kept_id, &doomed_id);
+    replicas.push_manifest(0, repo, "kept", &kept).await;
+    replicas.push_manifest(0, repo, "v1", &doomed).await;
+    replicas.push_manifest(0, repo, "v2", &doomed).await;
+
+    // What each other replica reads just before a delete is in its link cache.
+    let prime = || async {
+        for i in others {
+            for reference in ["kept", "v1", "v2", doomed_digest.as_str()] {
+                shared.manifest(i, repo, reference).await;
+            }
+            shared.blob(i, repo, &layer.0).await;
+        }
+    };
+    prime().await;
+    for i in others {
+        assert_eq!(replicas.tags(i, repo).await, ["kept", "v1", "v2"]);
+        assert_eq!(
+            replicas.manifest(i, repo, "v2").await.as_ref(),
+            Some(doomed_digest)
+        );
+    }
+
+    // A tag.
+    let answer = replicas
+        .send(replicas.request(0, Method::DELETE, &format!("/v2/{repo}/manifests/v2")))
+        .await;
+    answer.expect(StatusCode::ACCEPTED, "DELETE of tag v2");
+    let deleted = Instant::now();
+    for i in others {
+        let (_, after) = within(
+            &format!("tag v2 gone from replica {i}"),
+            deleted,
+            LINK_CACHE_TTL + MARGIN,
+            move || async move { shared.manifest(i, repo, "v2").await.is_none().then_some(()) },
+        )
+        .await;
+        eprintln!("replica {i} stopped serving the deleted tag {after:?} after the delete");
+    }
+    for i in others {
+        stays(
+            &format!("tag v2 stays gone from replica {i}, the others stay"),
+            LINK_CACHE_TTL,
+            move || async move {
+                shared.manifest(i, repo, "v2").await.is_none()
+                    && shared.tags(i, repo).await == ["kept", "v1"]
+                    && shared.manifest(i, repo, "v1").await.as_ref() == Some(doomed_digest)
+            },
+        )
+        .await;
+    }
+
+    // A manifest, with the tag that points at it.
+    prime().await;
+    let answer = replicas
+        .send(replicas.request(
+            0,
+            Method::DELETE,
+            &format!("/v2/{repo}/manifests/{doomed_digest}"),
+        ))
+        .await;
+    answer.expect(StatusCode::ACCEPTED, "DELETE of a manifest");
+    let deleted = Instant::now();
+    for i in others {
+        let (_, after) = within(
+            &format!("the deleted manifest and its tag gone from replica {i}"),
+            deleted,
+            LINK_CACHE_TTL + MARGIN,
+            move || async move {
+                let by_digest = shared.manifest(i, repo, doomed_digest.as_str()).await;
+                let by_tag = shared.manifest(i, repo, "v1").await;
+                (by_digest.is_none() && by_tag.is_none()).then_some(())
+            },
+        )
+        .await;
+        eprintln!("replica {i} stopped serving the deleted manifest {after:?} after the delete");
+    }
+    for i in others {
+        stays(
+            &format!("the deleted manifest stays gone from replica {i}, the other stays"),
+            LINK_CACHE_TTL,
+            move || async move {
+                shared
+                    .manifest(i, repo, doomed_digest.as_str())
+                    .await
+                    .is_none()
+                    && shared.manifest(i, repo, "v1").await.is_none()
+                    && shared.tags(i, repo).await == ["kept"]
+                    && shared.manifest(i, repo, "kept").await.as_ref() == Some(kept_digest)
+            },
+        )
+        .await;
+    }
+
+    // A blob, unlinked from the repository.
+    prime().await;
+    let answer = replicas
+        .send(replicas.request(0, Method::DELETE, &format!("/v2/{repo}/blobs/{}", layer.0)))
+        .await;
+    answer.expect(StatusCode::ACCEPTED, "DELETE of a blob");
+    let deleted = Instant::now();
+    let layer_digest = &layer.0;
+    for i in others {
+        let (_, after) = within(
+            &format!("the unlinked blob gone from replica {i}"),
+            deleted,
+            LINK_CACHE_TTL + MARGIN,
+            move || async move {
+                shared
+                    .blob(i, repo, layer_digest)
+                    .await
+                    .is_none()
+                    .then_some(())
+            },
+        )
+        .await;
+        eprintln!("replica {i} stopped serving the unlinked blob {after:?} after the delete");
+    }
+    for i in others {
+        stays(
+            &format!("the unlinked blob stays gone from replica {i}"),
+            LINK_CACHE_TTL,
+            move || async move { shared.blob(i, repo, layer_digest).await.is_none() },
+        )
+        .await;
+    }
+}
