@@ -59,23 +59,23 @@ struct Replicas {
 impl Replicas {
     /// A cluster and [`REPLICAS`] replicas on its default bucket, started at once.
     async fn start() -> Replicas {
-        Replicas::start_with_relay(false).await
+        Replicas::start_with_relay(0).await
     }
 
-    /// As [`start`](Replicas::start); with `relay`, the first replica reaches the bucket
-    /// through an [`S3Relay`] that counts its S3 requests.
-    async fn start_with_relay(relay: bool) -> Replicas {
+    /// As [`start`](Replicas::start), the first `through_relay` replicas reaching the bucket
+    /// through one [`S3Relay`] that counts their S3 requests.
+    async fn start_with_relay(through_relay: usize) -> Replicas {
         let cluster = tokio::task::spawn_blocking(SeaweedCluster::start)
             .await
             .unwrap();
-        let relay = match relay {
-            true => Some(S3Relay::start(cluster.endpoint(), vec![]).await),
-            false => None,
+        let relay = match through_relay {
+            0 => None,
+            _ => Some(S3Relay::start(cluster.endpoint(), vec![]).await),
         };
         let logs = tempfile::tempdir().unwrap();
         let services: Vec<S3Service> = (0..REPLICAS)
-            .map(|i| match (&relay, i) {
-                (Some(relay), 0) => cluster.service().at(relay.endpoint()),
+            .map(|i| match &relay {
+                Some(relay) if i < through_relay => cluster.service().at(relay.endpoint()),
                 _ => cluster.service().clone(),
             })
             .collect();
@@ -428,7 +428,7 @@ async fn push_image_blobs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
-    let replicas = Replicas::start().await;
+    let replicas = Replicas::start_with_relay(REPLICAS).await;
     let repo = "moving/upload";
     // Chunks of 3 MiB, 3.5 MiB and 3 MiB, then the last 1.5 MiB with the PUT: the first
     // 5 MiB part leaves replica B, the rest leaves C when it commits.
@@ -441,7 +441,6 @@ async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
         .send(replicas.request(0, Method::POST, &format!("/v2/{repo}/blobs/uploads/")))
         .await;
     started.expect(StatusCode::ACCEPTED, "POST on replica A");
-    let id = started.header("docker-upload-uuid").unwrap().to_owned();
     let mut location = started.location();
     for (n, &replica) in through.iter().enumerate() {
         let chunk = &data[cuts[n]..cuts[n + 1]];
@@ -465,26 +464,10 @@ async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
         location = answer.location();
     }
 
-    // The parts really went to S3: the writer's state, beside the upload's data, names a
-    // multipart upload and the part replica B sent.
-    let state_key =
-        format!("{PREFIX}/docker/registry/v2/repositories/{repo}/_uploads/{id}/data~writing");
-    let state = replicas
-        .cluster
-        .store()
-        .get(&object_store::path::Path::parse(state_key).unwrap())
-        .await
-        .unwrap_or_else(|e| panic!("the writer's state: {e}"))
-        .bytes()
-        .await
-        .unwrap();
-    let first_line =
-        String::from_utf8_lossy(&state[..state.iter().position(|&b| b == b'\n').unwrap()])
-            .into_owned();
-    assert!(
-        !first_line.ends_with(" -"),
-        "no multipart upload began: {first_line}"
-    );
+    // The bytes really went to S3 as parts, all of one multipart upload.
+    let relay = replicas.relay.as_ref().expect("the replicas' relay");
+    assert_eq!(relay.count(S3Op::CreateMultipartUpload), 1);
+    assert!(relay.count(S3Op::UploadPart) >= 1, "{:?}", relay.counts());
 
     // Every replica reports the same progress, and nothing is under the digest yet.
     for i in 0..REPLICAS {
@@ -506,6 +489,20 @@ async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
         .await;
     put.expect(StatusCode::CREATED, "PUT on replica C");
     assert_eq!(put.digest(), Some(digest.clone()));
+    // One multipart upload carried by three processes, completed once.
+    let counts = relay.counts();
+    assert_eq!(
+        counts.get(&S3Op::CreateMultipartUpload),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get(&S3Op::CompleteMultipartUpload),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(counts.get(&S3Op::AbortMultipartUpload), None, "{counts:?}");
+    assert!(counts.get(&S3Op::UploadPart) >= Some(&2), "{counts:?}");
 
     for i in 0..REPLICAS {
         let served = replicas.blob(i, repo, &digest).await;
@@ -613,7 +610,7 @@ async fn replicas_agree_on_a_tag_pushed_through_two_at_once_and_share_the_catalo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_carries_on_from_its_reported_offset_after_its_replica_is_killed() {
-    let mut replicas = Replicas::start_with_relay(true).await;
+    let mut replicas = Replicas::start_with_relay(1).await;
     let repo = "crash/upload";
     let data = content((12 << 20) + 4_321, 3);
     let digest = sha256(&data);
