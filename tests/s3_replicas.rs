@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gantry_reference::{Algorithm, Digest};
 use gantry_test_support::gantry::{Gantry, gantry_binary};
+use gantry_test_support::layout::noise;
 use gantry_test_support::s3_relay::{S3Op, S3Relay};
 use gantry_test_support::seaweed::{S3Server, S3Service, SeaweedCluster};
 use object_store::ObjectStoreExt;
@@ -360,20 +361,6 @@ fn names(body: &[u8], field: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `len` bytes of a pseudo-random sequence that `seed` picks.
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
-
 /// An OCI image manifest of `config` and `layer`, told apart from others by `note`.
 fn image_manifest(config: (&Digest, usize), layer: (&Digest, usize), note: &str) -> Bytes {
     let descriptor = |media_type: &str, (digest, size): (&Digest, usize)| serde_json::json!({"mediaType": media_type, "digest": digest.to_string(), "size": size});
@@ -420,7 +407,7 @@ async fn push_image_blobs(
 ) -> ((Digest, usize), (Digest, usize)) {
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = content(64 << 10, 7);
+    let layer = noise(7, 64 << 10);
     let config_digest = replicas.push_blob(i, repo, config).await;
     let layer_digest = replicas.push_blob(i, repo, &layer).await;
     ((config_digest, config.len()), (layer_digest, layer.len()))
@@ -432,7 +419,7 @@ async fn an_upload_chunked_through_two_replicas_commits_on_a_third() {
     let repo = "moving/upload";
     // Chunks of 3 MiB, 3.5 MiB and 3 MiB, then the last 1.5 MiB with the PUT: the first
     // 5 MiB part leaves replica B, the rest leaves C when it commits.
-    let data = content((11 << 20) + 12_345, 1);
+    let data = noise(1, (11 << 20) + 12_345);
     let digest = sha256(&data);
     let cuts = [0, 3 << 20, (13 << 20) / 2, (19 << 20) / 2, data.len()];
     let through = [0, 1, 0];
@@ -612,7 +599,7 @@ async fn replicas_agree_on_a_tag_pushed_through_two_at_once_and_share_the_catalo
 async fn an_upload_carries_on_from_its_reported_offset_after_its_replica_is_killed() {
     let mut replicas = Replicas::start_with_relay(1).await;
     let repo = "crash/upload";
-    let data = content((12 << 20) + 4_321, 3);
+    let data = noise(3, (12 << 20) + 4_321);
     let digest = sha256(&data);
     let first = 3 << 20;
 
@@ -740,32 +727,75 @@ where
     }
 }
 
+/// The replicas a delete through replica 0 must reach.
+const OTHERS: [usize; 2] = [1, 2];
+
+/// Sends `DELETE path` to replica 0, then checks that each other replica stops serving
+/// `what` (`gone(i)` holds) within the link cache's lifetime and the margin, and that
+/// `settled(i)` (it is gone, and what was not deleted stays) holds for another lifetime.
+async fn delete_through_one<G, GoneFut, S, SettledFut>(
+    replicas: &Replicas,
+    path: &str,
+    what: &str,
+    gone: G,
+    settled: S,
+) where
+    G: Fn(usize) -> GoneFut,
+    GoneFut: Future<Output = bool>,
+    S: Fn(usize) -> SettledFut,
+    SettledFut: Future<Output = bool>,
+{
+    let answer = replicas
+        .send(replicas.request(0, Method::DELETE, path))
+        .await;
+    answer.expect(StatusCode::ACCEPTED, &format!("DELETE of {what}"));
+    let deleted = Instant::now();
+    let (gone, settled) = (&gone, &settled);
+    for i in OTHERS {
+        let (_, after) = within(
+            &format!("{what} gone from replica {i}"),
+            deleted,
+            LINK_CACHE_TTL + MARGIN,
+            move || async move { gone(i).await.then_some(()) },
+        )
+        .await;
+        eprintln!("replica {i} stopped serving {what} {after:?} after the delete");
+    }
+    for i in OTHERS {
+        stays(
+            &format!("{what} stays gone from replica {i}, and the rest stays"),
+            LINK_CACHE_TTL,
+            move || settled(i),
+        )
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_lifetime() {
     let replicas = Replicas::start().await;
     let shared = &replicas;
     let repo = "deleting/app";
-    let others = [1, 2];
     let (config, layer) = push_image_blobs(&replicas, 0, repo).await;
     let kept = image_manifest((&config.0, config.1), (&layer.0, layer.1), "kept");
     let doomed = image_manifest((&config.0, config.1), (&layer.0, layer.1), "doomed");
     let (kept_id, doomed_id) = (sha256(&kept), sha256(&doomed));
-    let (kept_digest, doomed_digest) = (&kept_id, &doomed_id);
+    let (kept_digest, doomed_digest, layer_digest) = (&kept_id, &doomed_id, &layer.0);
     replicas.push_manifest(0, repo, "kept", &kept).await;
     replicas.push_manifest(0, repo, "v1", &doomed).await;
     replicas.push_manifest(0, repo, "v2", &doomed).await;
 
     // What each other replica reads just before a delete is in its link cache.
     let prime = || async {
-        for i in others {
+        for i in OTHERS {
             for reference in ["kept", "v1", "v2", doomed_digest.as_str()] {
                 shared.manifest(i, repo, reference).await;
             }
-            shared.blob(i, repo, &layer.0).await;
+            shared.blob(i, repo, layer_digest).await;
         }
     };
     prime().await;
-    for i in others {
+    for i in OTHERS {
         assert_eq!(replicas.tags(i, repo).await, ["kept", "v1", "v2"]);
         assert_eq!(
             replicas.manifest(i, repo, "v2").await.as_ref(),
@@ -773,107 +803,48 @@ async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_life
         );
     }
 
-    // A tag.
-    let answer = replicas
-        .send(replicas.request(0, Method::DELETE, &format!("/v2/{repo}/manifests/v2")))
-        .await;
-    answer.expect(StatusCode::ACCEPTED, "DELETE of tag v2");
-    let deleted = Instant::now();
-    for i in others {
-        let (_, after) = within(
-            &format!("tag v2 gone from replica {i}"),
-            deleted,
-            LINK_CACHE_TTL + MARGIN,
-            move || async move { shared.manifest(i, repo, "v2").await.is_none().then_some(()) },
-        )
-        .await;
-        eprintln!("replica {i} stopped serving the deleted tag {after:?} after the delete");
-    }
-    for i in others {
-        stays(
-            &format!("tag v2 stays gone from replica {i}, the others stay"),
-            LINK_CACHE_TTL,
-            move || async move {
-                shared.manifest(i, repo, "v2").await.is_none()
-                    && shared.tags(i, repo).await == ["kept", "v1"]
-                    && shared.manifest(i, repo, "v1").await.as_ref() == Some(doomed_digest)
-            },
-        )
-        .await;
-    }
+    delete_through_one(
+        shared,
+        &format!("/v2/{repo}/manifests/v2"),
+        "tag v2",
+        |i| async move { shared.manifest(i, repo, "v2").await.is_none() },
+        |i| async move {
+            shared.manifest(i, repo, "v2").await.is_none()
+                && shared.tags(i, repo).await == ["kept", "v1"]
+                && shared.manifest(i, repo, "v1").await.as_ref() == Some(doomed_digest)
+        },
+    )
+    .await;
 
-    // A manifest, with the tag that points at it.
     prime().await;
-    let answer = replicas
-        .send(replicas.request(
-            0,
-            Method::DELETE,
-            &format!("/v2/{repo}/manifests/{doomed_digest}"),
-        ))
-        .await;
-    answer.expect(StatusCode::ACCEPTED, "DELETE of a manifest");
-    let deleted = Instant::now();
-    for i in others {
-        let (_, after) = within(
-            &format!("the deleted manifest and its tag gone from replica {i}"),
-            deleted,
-            LINK_CACHE_TTL + MARGIN,
-            move || async move {
-                let by_digest = shared.manifest(i, repo, doomed_digest.as_str()).await;
-                let by_tag = shared.manifest(i, repo, "v1").await;
-                (by_digest.is_none() && by_tag.is_none()).then_some(())
-            },
-        )
-        .await;
-        eprintln!("replica {i} stopped serving the deleted manifest {after:?} after the delete");
-    }
-    for i in others {
-        stays(
-            &format!("the deleted manifest stays gone from replica {i}, the other stays"),
-            LINK_CACHE_TTL,
-            move || async move {
-                shared
-                    .manifest(i, repo, doomed_digest.as_str())
-                    .await
-                    .is_none()
-                    && shared.manifest(i, repo, "v1").await.is_none()
-                    && shared.tags(i, repo).await == ["kept"]
-                    && shared.manifest(i, repo, "kept").await.as_ref() == Some(kept_digest)
-            },
-        )
-        .await;
-    }
+    let doomed_is_gone = |i| async move {
+        shared
+            .manifest(i, repo, doomed_digest.as_str())
+            .await
+            .is_none()
+            && shared.manifest(i, repo, "v1").await.is_none()
+    };
+    delete_through_one(
+        shared,
+        &format!("/v2/{repo}/manifests/{doomed_digest}"),
+        "a manifest and its tag",
+        doomed_is_gone,
+        |i| async move {
+            doomed_is_gone(i).await
+                && shared.tags(i, repo).await == ["kept"]
+                && shared.manifest(i, repo, "kept").await.as_ref() == Some(kept_digest)
+        },
+    )
+    .await;
 
-    // A blob, unlinked from the repository.
     prime().await;
-    let answer = replicas
-        .send(replicas.request(0, Method::DELETE, &format!("/v2/{repo}/blobs/{}", layer.0)))
-        .await;
-    answer.expect(StatusCode::ACCEPTED, "DELETE of a blob");
-    let deleted = Instant::now();
-    let layer_digest = &layer.0;
-    for i in others {
-        let (_, after) = within(
-            &format!("the unlinked blob gone from replica {i}"),
-            deleted,
-            LINK_CACHE_TTL + MARGIN,
-            move || async move {
-                shared
-                    .blob(i, repo, layer_digest)
-                    .await
-                    .is_none()
-                    .then_some(())
-            },
-        )
-        .await;
-        eprintln!("replica {i} stopped serving the unlinked blob {after:?} after the delete");
-    }
-    for i in others {
-        stays(
-            &format!("the unlinked blob stays gone from replica {i}"),
-            LINK_CACHE_TTL,
-            move || async move { shared.blob(i, repo, layer_digest).await.is_none() },
-        )
-        .await;
-    }
+    let blob_is_gone = |i| async move { shared.blob(i, repo, layer_digest).await.is_none() };
+    delete_through_one(
+        shared,
+        &format!("/v2/{repo}/blobs/{layer_digest}"),
+        "an unlinked blob",
+        blob_is_gone,
+        blob_is_gone,
+    )
+    .await;
 }
