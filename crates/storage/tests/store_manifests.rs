@@ -10,9 +10,14 @@
 
 mod store_support;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use gantry_spec::{Descriptor, ImageIndex, ImageManifest, media_type};
-use gantry_storage::{RegistryOptions, StorageError, StoragePath};
+use gantry_storage::{
+    InMemoryDriver, Registry, RegistryOptions, StorageDriver, StorageError, StoragePath,
+};
 use store_support::*;
 
 #[tokio::test]
@@ -318,6 +323,31 @@ async fn a_manifest_read_before_is_gone_once_deleted_and_unknown_elsewhere() {
     ));
     assert!(matches!(
         repository.manifests().get_by_tag(&tag("v1")).await,
+        Err(StorageError::ManifestUnknown { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_manifest_delete_takes_a_tag_another_process_just_moved_onto_it() {
+    // Two registries on one storage, each caching links for a minute, as replicas do.
+    let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+    let cached = options().with_link_cache_ttl(Duration::from_secs(60));
+    let here = Registry::new(Arc::clone(&driver), cached.clone()).unwrap();
+    let there = Registry::new(driver, cached).unwrap();
+    let (ours, theirs) = (
+        here.repository(&name("app")),
+        there.repository(&name("app")),
+    );
+    // `here` remembers v1 at the first image; `there` moves it onto the second, which `here`
+    // then deletes.
+    push_image(&ours, b"c", &[b"l"], Some(&tag("v1"))).await;
+    let moved = push_image(&theirs, b"c", &[b"l2"], Some(&tag("v1"))).await;
+    ours.manifests().delete(moved.digest()).await.unwrap();
+    for repository in [&ours, &theirs] {
+        assert!(repository.tags().all(100, None).await.unwrap().is_empty());
+    }
+    assert!(matches!(
+        ours.tags().get(&tag("v1")).await,
         Err(StorageError::ManifestUnknown { .. })
     ));
 }

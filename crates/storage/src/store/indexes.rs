@@ -64,7 +64,7 @@ pub(crate) async fn rebuild_locked(
             continue;
         };
         let link = paths::tag_current_link(name, &tag)?;
-        if let Some(digest) = inner.read_link(&link).await? {
+        if let Some(digest) = inner.read_link_stored(&link).await? {
             tags::write_reverse_entry(inner, name, &tag, &digest).await?;
         }
     }

@@ -34,7 +34,8 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The digest a `link` file holds; `None` when there is no such file.
+    /// The digest a `link` file holds; `None` when there is no such file. It may come from
+    /// the link cache: what another process changed is seen within its lifetime.
     pub(crate) async fn read_link(
         &self,
         path: &StoragePath,
@@ -42,6 +43,16 @@ impl Inner {
         if let Some(digest) = self.links.get(path) {
             return Ok(Some(digest));
         }
+        self.read_link_stored(path).await
+    }
+
+    /// The digest a `link` file holds in storage now, whatever the link cache holds (which it
+    /// updates): for reads that decide what to write or delete, since a write made on a stale
+    /// answer would outlive the cache's lifetime.
+    pub(crate) async fn read_link_stored(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Digest>, StorageError> {
         match self.driver.get_content(path).await {
             Ok(content) => {
                 let digest = paths::parse_link(path, &content)?;

@@ -4,7 +4,9 @@
 //! What it may serve stale, and for how long: a link another process rewrote or deleted (a tag
 //! moved or deleted, a manifest or a blob unlinked elsewhere) stays as it was read here for at
 //! most the lifetime. Links this process writes or deletes are updated at once, and a missing
-//! link is never remembered, so what another process creates is seen at once.
+//! link is never remembered, so what another process creates is seen at once. Reads that decide
+//! what to write or delete (the tag a tagging replaces, the tags a manifest delete removes, an
+//! index rebuild) read storage instead, so a stale answer never outlives the lifetime.
 
 use std::time::{Duration, Instant};
 

@@ -39,7 +39,7 @@ impl TagStore {
     /// `current/link` and `index/<alg>/<hex>/link`, each atomically.
     pub async fn tag(&self, tag: &Tag, digest: &Digest) -> Result<(), StorageError> {
         let revision = paths::revision_link(&self.name, digest)?;
-        if self.inner.read_link(&revision).await?.is_none() {
+        if self.inner.read_link_stored(&revision).await?.is_none() {
             return Err(StorageError::ManifestUnknown {
                 reference: digest.to_string(),
             });
@@ -74,14 +74,16 @@ impl TagStore {
     }
 
     /// The tags that point at `digest`, sorted, from the reverse index (each checked against
-    /// its tag): no scan of every tag.
+    /// its tag as stored): no scan of every tag.
     pub async fn lookup(&self, digest: &Digest) -> Result<Vec<Tag>, StorageError> {
         indexes::ensure(&self.inner, &self.name).await?;
         lookup_indexed(&self.inner, &self.name, digest).await
     }
 }
 
-/// [`TagStore::lookup`] once the index exists.
+/// [`TagStore::lookup`] once the index exists. Each tag is read from storage, not the link
+/// cache: a manifest delete untags what this finds, and a tag another process has just moved
+/// onto the manifest must not be missed.
 pub(crate) async fn lookup_indexed(
     inner: &Inner,
     name: &RepositoryName,
@@ -96,7 +98,7 @@ pub(crate) async fn lookup_indexed(
             continue;
         };
         let current = inner
-            .read_link(&paths::tag_current_link(name, &tag)?)
+            .read_link_stored(&paths::tag_current_link(name, &tag)?)
             .await?;
         if current.as_ref() == Some(digest) {
             tags.push(tag);
@@ -114,7 +116,7 @@ pub(crate) async fn tag_locked(
     digest: &Digest,
 ) -> Result<(), StorageError> {
     let current = paths::tag_current_link(name, tag)?;
-    let previous = inner.read_link(&current).await?;
+    let previous = inner.read_link_stored(&current).await?;
     write_reverse_entry(inner, name, tag, digest).await?;
     inner
         .write_link(&paths::tag_index_link(name, tag, digest)?, digest)
@@ -135,7 +137,7 @@ pub(crate) async fn untag_locked(
     tag: &Tag,
 ) -> Result<(), StorageError> {
     let current = paths::tag_current_link(name, tag)?;
-    let Some(previous) = inner.read_link(&current).await? else {
+    let Some(previous) = inner.read_link_stored(&current).await? else {
         return Err(StorageError::ManifestUnknown {
             reference: tag.to_string(),
         });
