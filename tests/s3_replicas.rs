@@ -727,12 +727,10 @@ where
     }
 }
 
-/// The replicas a delete through replica 0 must reach.
-const OTHERS: [usize; 2] = [1, 2];
-
-/// Sends `DELETE path` to replica 0, then checks that each other replica stops serving
-/// `what` (`gone(i)` holds) within the link cache's lifetime and the margin, and that
-/// `settled(i)` (it is gone, and what was not deleted stays) holds for another lifetime.
+/// Sends `DELETE path` to replica 0, then checks that every replica stops serving `what`
+/// (`gone(i)` holds) within the link cache's lifetime and the margin (replica 0 at once, the
+/// others once what they read before has expired), and that `settled(i)` (it is gone, and
+/// what was not deleted stays) holds for another lifetime.
 async fn delete_through_one<G, GoneFut, S, SettledFut>(
     replicas: &Replicas,
     path: &str,
@@ -751,7 +749,7 @@ async fn delete_through_one<G, GoneFut, S, SettledFut>(
     answer.expect(StatusCode::ACCEPTED, &format!("DELETE of {what}"));
     let deleted = Instant::now();
     let (gone, settled) = (&gone, &settled);
-    for i in OTHERS {
+    for i in 0..REPLICAS {
         let (_, after) = within(
             &format!("{what} gone from replica {i}"),
             deleted,
@@ -761,7 +759,7 @@ async fn delete_through_one<G, GoneFut, S, SettledFut>(
         .await;
         eprintln!("replica {i} stopped serving {what} {after:?} after the delete");
     }
-    for i in OTHERS {
+    for i in 0..REPLICAS {
         stays(
             &format!("{what} stays gone from replica {i}, and the rest stays"),
             LINK_CACHE_TTL,
@@ -787,7 +785,7 @@ async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_life
 
     // What each other replica reads just before a delete is in its link cache.
     let prime = || async {
-        for i in OTHERS {
+        for i in [1, 2] {
             for reference in ["kept", "v1", "v2", doomed_digest.as_str()] {
                 shared.manifest(i, repo, reference).await;
             }
@@ -795,7 +793,7 @@ async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_life
         }
     };
     prime().await;
-    for i in OTHERS {
+    for i in 0..REPLICAS {
         assert_eq!(replicas.tags(i, repo).await, ["kept", "v1", "v2"]);
         assert_eq!(
             replicas.manifest(i, repo, "v2").await.as_ref(),
@@ -834,6 +832,26 @@ async fn deletes_through_one_replica_reach_the_others_within_the_link_cache_life
                 && shared.tags(i, repo).await == ["kept"]
                 && shared.manifest(i, repo, "kept").await.as_ref() == Some(kept_digest)
         },
+    )
+    .await;
+
+    // A manifest deleted through a replica whose link cache still holds where a tag pointed
+    // before another replica moved it onto that manifest: the tag goes with the manifest.
+    let moved_from = image_manifest((&config.0, config.1), (&layer.0, layer.1), "moved from");
+    let moved_to = image_manifest((&config.0, config.1), (&layer.0, layer.1), "moved to");
+    let moved_to_id = sha256(&moved_to);
+    replicas.push_manifest(0, repo, "moving", &moved_from).await;
+    replicas.push_manifest(1, repo, "moving", &moved_to).await;
+    let moving_is_gone = |i| async move {
+        shared.manifest(i, repo, "moving").await.is_none()
+            && !shared.tags(i, repo).await.iter().any(|tag| tag == "moving")
+    };
+    delete_through_one(
+        shared,
+        &format!("/v2/{repo}/manifests/{moved_to_id}"),
+        "a manifest a tag was just moved onto, and the tag",
+        moving_is_gone,
+        moving_is_gone,
     )
     .await;
 
