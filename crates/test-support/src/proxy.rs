@@ -4,6 +4,9 @@
 //! it, or strip `Range` so the registry answers the whole blob. It logs every request and
 //! counts the body bytes that went each way.
 //!
+//! Bodies stream through unless a fault needs the whole of one (answering, cutting,
+//! corrupting), so a multi-gigabyte transfer costs the proxy no more than a buffer.
+//!
 //! It sends requests on with the upstream's `Host`, except when started with
 //! [`FaultProxy::start_keeping_host`]: an S3 client signs the `Host` it sends, the proxy's, so a
 //! proxy in front of an S3 endpoint must pass it on unchanged.
@@ -215,7 +218,7 @@ async fn forward(
     request: Request<Body>,
     http: &reqwest::Client,
     upstream: &str,
-    state: &State,
+    state: &Arc<State>,
 ) -> Response<Body> {
     let method = request.method().clone();
     let uri = request.uri().to_string();
@@ -278,15 +281,21 @@ async fn forward(
     if let Some(Fault::Delay(wait)) = &fault {
         tokio::time::sleep(*wait).await;
     }
+    // Faults that rewrite or cut the answer need it whole; the rest stream both ways.
+    let streams = matches!(fault, None | Some(Fault::Delay(_) | Fault::IgnoreRange));
     let mut outgoing = http.request(method.clone(), format!("{upstream}{uri}"));
     for (name, value) in request.headers() {
         let skip = (name == "host" && !state.keep_host)
-            || name == "content-length"
+            || (name == "content-length" && !streams)
             || name == "transfer-encoding"
             || (name == "range" && matches!(fault, Some(Fault::IgnoreRange)));
         if !skip {
             outgoing = outgoing.header(name, value);
         }
+    }
+    let counts = method == "GET" && uri.contains("/blobs/") && !uri.contains("/uploads/");
+    if streams {
+        return forward_streaming(request, outgoing, counts, state).await;
     }
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
@@ -312,7 +321,6 @@ async fn forward(
             builder = builder.header(name, value);
         }
     }
-    let counts = method == "GET" && uri.contains("/blobs/") && !uri.contains("/uploads/");
     let count = |n: usize| {
         if counts {
             state.blob_bytes_out.fetch_add(n as u64, Ordering::Relaxed);
@@ -356,4 +364,52 @@ async fn forward(
             builder.body(Body::from(body)).unwrap()
         }
     }
+}
+
+/// Sends `outgoing` with the body of `request` streamed to the upstream, and streams the answer
+/// back, counting body bytes as they pass (answer bytes when `counts_out`).
+async fn forward_streaming(
+    request: Request<Body>,
+    outgoing: reqwest::RequestBuilder,
+    counts_out: bool,
+    state: &Arc<State>,
+) -> Response<Body> {
+    use futures_util::TryStreamExt;
+    let counts_in = request.method() != "GET" && request.method() != "HEAD";
+    // A request without a length or chunked framing has no body: send none rather than an
+    // empty chunked one.
+    let has_body = request.headers().contains_key("content-length")
+        || request.headers().contains_key("transfer-encoding");
+    let shared = Arc::clone(state);
+    let body = request
+        .into_body()
+        .into_data_stream()
+        .inspect_ok(move |chunk| {
+            if counts_in {
+                shared
+                    .bytes_in
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        });
+    let outgoing = if has_body {
+        outgoing.body(reqwest::Body::wrap_stream(body))
+    } else {
+        outgoing
+    };
+    let answer = outgoing.send().await.unwrap();
+    let mut builder = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != "transfer-encoding" && name != "connection" {
+            builder = builder.header(name, value);
+        }
+    }
+    let shared = Arc::clone(state);
+    let body = answer.bytes_stream().inspect_ok(move |chunk| {
+        if counts_out {
+            shared
+                .blob_bytes_out
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    });
+    builder.body(Body::from_stream(body)).unwrap()
 }
