@@ -20,24 +20,24 @@ use tokio::net::TcpStream;
 
 use super::{BIG_TIMEOUT, BLOB_SIZE, BLOCK, SMALL_TIMEOUT};
 
-pub(super) type ReqBody = BoxBody<Bytes, Infallible>;
+pub(in crate::bench) type ReqBody = BoxBody<Bytes, Infallible>;
 
-pub(super) fn empty() -> ReqBody {
+pub(in crate::bench) fn empty() -> ReqBody {
     Empty::new().boxed()
 }
 
-pub(super) fn full(bytes: impl Into<Bytes>) -> ReqBody {
+pub(in crate::bench) fn full(bytes: impl Into<Bytes>) -> ReqBody {
     Full::new(bytes.into()).boxed()
 }
 
 /// One keep-alive HTTP/1.1 connection.
-pub(super) struct Conn {
-    pub(super) sender: SendRequest<ReqBody>,
-    pub(super) host: HeaderValue,
+pub(in crate::bench) struct Conn {
+    pub(in crate::bench) sender: SendRequest<ReqBody>,
+    pub(in crate::bench) host: HeaderValue,
 }
 
 impl Conn {
-    pub(super) async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+    pub(in crate::bench) async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
@@ -51,7 +51,7 @@ impl Conn {
         })
     }
 
-    pub(super) async fn send(
+    pub(in crate::bench) async fn send(
         &mut self,
         method: Method,
         uri: Uri,
@@ -71,7 +71,7 @@ impl Conn {
     }
 
     /// A request whose response body is small: it is read whole.
-    pub(super) async fn call(
+    pub(in crate::bench) async fn call(
         &mut self,
         method: Method,
         path: &str,
@@ -92,9 +92,9 @@ impl Conn {
 }
 
 /// A body of `remaining` bytes that repeats one block, streamed without copying it.
-pub(super) struct Pattern {
-    pub(super) block: Bytes,
-    pub(super) remaining: u64,
+pub(in crate::bench) struct Pattern {
+    pub(in crate::bench) block: Bytes,
+    pub(in crate::bench) remaining: u64,
 }
 
 impl Body for Pattern {
@@ -124,14 +124,21 @@ impl Body for Pattern {
     }
 }
 
-/// A big blob: one pseudo-random block repeated to [`BLOB_SIZE`], and its digest.
-pub(super) struct BigBlob {
-    pub(super) block: Bytes,
-    pub(super) digest: Digest,
+/// A big blob: one pseudo-random block repeated to its size, and its digest.
+pub(in crate::bench) struct BigBlob {
+    pub(in crate::bench) block: Bytes,
+    pub(in crate::bench) digest: Digest,
+    pub(in crate::bench) size: u64,
 }
 
 impl BigBlob {
-    pub(super) fn new(seed: u64) -> BigBlob {
+    /// A blob of [`BLOB_SIZE`] from `seed`.
+    pub(in crate::bench) fn new(seed: u64) -> BigBlob {
+        BigBlob::sized(seed, BLOB_SIZE)
+    }
+
+    /// A blob of `size` bytes (a multiple of the block) from `seed`.
+    pub(in crate::bench) fn sized(seed: u64, size: u64) -> BigBlob {
         let mut state = seed | 1;
         let mut block = Vec::with_capacity(BLOCK);
         while block.len() < BLOCK {
@@ -141,16 +148,17 @@ impl BigBlob {
             block.extend_from_slice(&state.to_le_bytes());
         }
         let mut digester = Digester::new(Algorithm::Sha256);
-        for _ in 0..BLOB_SIZE / BLOCK as u64 {
+        for _ in 0..size / BLOCK as u64 {
             digester.update(&block);
         }
         BigBlob {
             block: Bytes::from(block),
             digest: digester.finish(),
+            size,
         }
     }
 
-    pub(super) fn body(&self, len: u64) -> ReqBody {
+    pub(in crate::bench) fn body(&self, len: u64) -> ReqBody {
         Pattern {
             block: self.block.clone(),
             remaining: len,
@@ -159,7 +167,7 @@ impl BigBlob {
     }
 }
 
-pub(super) fn octet_stream(len: u64) -> Vec<(HeaderName, HeaderValue)> {
+pub(in crate::bench) fn octet_stream(len: u64) -> Vec<(HeaderName, HeaderValue)> {
     vec![
         (
             header::CONTENT_TYPE,
@@ -170,7 +178,7 @@ pub(super) fn octet_stream(len: u64) -> Vec<(HeaderName, HeaderValue)> {
 }
 
 /// The path of an upload's `Location`, which may be absolute, with `extra` added to its query.
-pub(super) fn location(headers: &HeaderMap, extra: &str) -> anyhow::Result<String> {
+pub(in crate::bench) fn location(headers: &HeaderMap, extra: &str) -> anyhow::Result<String> {
     let value = headers
         .get(header::LOCATION)
         .context("no Location on an upload response")?
@@ -188,7 +196,7 @@ pub(super) fn location(headers: &HeaderMap, extra: &str) -> anyhow::Result<Strin
 
 impl Conn {
     /// A request with a big body; the status once the response (small) has been read.
-    pub(super) async fn call_big(
+    pub(in crate::bench) async fn call_big(
         &mut self,
         method: Method,
         path: &str,

@@ -12,11 +12,11 @@ use hyper::{Method, StatusCode, Uri};
 use super::conn::{BigBlob, Conn, empty, full, location, octet_stream};
 use super::peers::Server;
 use super::{
-    ACCEPT_MANIFESTS, BIG_TIMEOUT, BLOB_SIZE, CATALOG_RUNS, CHUNK, MAX_REQUESTS_PER_WORKER,
-    MEASURE, OCI_MANIFEST, PUSH_WORKERS, REPO, REPOSITORIES, SMALL_TIMEOUT, WARM_UP,
+    ACCEPT_MANIFESTS, BIG_TIMEOUT, CATALOG_RUNS, CHUNK, MAX_REQUESTS_PER_WORKER, MEASURE,
+    OCI_MANIFEST, PUSH_WORKERS, REPO, REPOSITORIES, SMALL_TIMEOUT, WARM_UP,
 };
 
-pub(super) async fn start_upload(conn: &mut Conn, repo: &str) -> anyhow::Result<String> {
+pub(in crate::bench) async fn start_upload(conn: &mut Conn, repo: &str) -> anyhow::Result<String> {
     let (status, headers, _) = conn
         .call(
             Method::POST,
@@ -30,7 +30,7 @@ pub(super) async fn start_upload(conn: &mut Conn, repo: &str) -> anyhow::Result<
 }
 
 /// POST, then PUT `?digest=` with the body.
-pub(super) async fn push_small_blob(
+pub(in crate::bench) async fn push_small_blob(
     conn: &mut Conn,
     repo: &str,
     bytes: &[u8],
@@ -54,20 +54,23 @@ pub(super) async fn push_small_blob(
     Ok(digest)
 }
 
-pub(super) fn separator(path: &str) -> char {
+pub(in crate::bench) fn separator(path: &str) -> char {
     if path.contains('?') { '&' } else { '?' }
 }
 
-pub(super) fn sha256(bytes: &[u8]) -> Digest {
+pub(in crate::bench) fn sha256(bytes: &[u8]) -> Digest {
     let mut digester = Digester::new(Algorithm::Sha256);
     digester.update(bytes);
     digester.finish()
 }
 
-pub(super) const LAYER: &[u8] = b"a tiny layer, the same in every repository";
+pub(in crate::bench) const LAYER: &[u8] = b"a tiny layer, the same in every repository";
 
 /// A repository with a config, a layer and an OCI manifest tagged `latest`.
-pub(super) async fn push_tiny_repository(conn: &mut Conn, index: usize) -> anyhow::Result<()> {
+pub(in crate::bench) async fn push_tiny_repository(
+    conn: &mut Conn,
+    index: usize,
+) -> anyhow::Result<()> {
     let repo = format!("catalog/r{index:04}");
     let config = format!(
         "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\
@@ -103,7 +106,7 @@ pub(super) async fn push_tiny_repository(conn: &mut Conn, index: usize) -> anyho
 }
 
 /// Pushes the tiny repositories at [`PUSH_WORKERS`]; returns the seconds it took.
-pub(super) async fn push_repositories(server: &Server) -> anyhow::Result<f64> {
+pub(in crate::bench) async fn push_repositories(server: &Server) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..PUSH_WORKERS {
@@ -123,31 +126,37 @@ pub(super) async fn push_repositories(server: &Server) -> anyhow::Result<f64> {
 }
 
 /// MB/s of a whole-body upload: POST, then PUT `?digest=` streaming the blob.
-pub(super) async fn upload_monolithic(server: &Server, blob: &BigBlob) -> anyhow::Result<f64> {
+pub(in crate::bench) async fn upload_monolithic(
+    server: &Server,
+    blob: &BigBlob,
+) -> anyhow::Result<f64> {
     let mut conn = Conn::open(server.addr).await?;
     let started = Instant::now();
     let upload = start_upload(&mut conn, REPO).await?;
     let path = format!("{upload}{}digest={}", separator(&upload), blob.digest);
-    let headers = octet_stream(BLOB_SIZE);
+    let headers = octet_stream(blob.size);
     let status = conn
-        .call_big(Method::PUT, &path, &headers, blob.body(BLOB_SIZE))
+        .call_big(Method::PUT, &path, &headers, blob.body(blob.size))
         .await?;
     ensure!(
         status == StatusCode::CREATED,
         "{}: PUT 1 GiB: {status}",
         server.label
     );
-    Ok(BLOB_SIZE as f64 / started.elapsed().as_secs_f64() / 1e6)
+    Ok(blob.size as f64 / started.elapsed().as_secs_f64() / 1e6)
 }
 
 /// MB/s of a chunked upload: POST, PATCHes of [`CHUNK`] with `Content-Range`, PUT `?digest=`.
-pub(super) async fn upload_chunked(server: &Server, blob: &BigBlob) -> anyhow::Result<f64> {
+pub(in crate::bench) async fn upload_chunked(
+    server: &Server,
+    blob: &BigBlob,
+) -> anyhow::Result<f64> {
     let mut conn = Conn::open(server.addr).await?;
     let started = Instant::now();
     let mut upload = start_upload(&mut conn, REPO).await?;
     let mut offset = 0;
-    while offset < BLOB_SIZE {
-        let len = CHUNK.min(BLOB_SIZE - offset);
+    while offset < blob.size {
+        let len = CHUNK.min(blob.size - offset);
         let mut headers = octet_stream(len);
         headers.push((
             header::CONTENT_RANGE,
@@ -175,47 +184,55 @@ pub(super) async fn upload_chunked(server: &Server, blob: &BigBlob) -> anyhow::R
         server.label,
         String::from_utf8_lossy(&body)
     );
-    Ok(BLOB_SIZE as f64 / started.elapsed().as_secs_f64() / 1e6)
+    Ok(blob.size as f64 / started.elapsed().as_secs_f64() / 1e6)
 }
 
 /// MB/s of a GET of the blob, its body read and dropped.
-pub(super) async fn download(server: &Server, blob: &BigBlob) -> anyhow::Result<f64> {
+pub(in crate::bench) async fn download(server: &Server, blob: &BigBlob) -> anyhow::Result<f64> {
     let mut conn = Conn::open(server.addr).await?;
     let uri: Uri = format!("/v2/{REPO}/blobs/{}", blob.digest).parse()?;
     let started = Instant::now();
     let exchange = async {
         let response = conn.send(Method::GET, uri, &[], empty()).await?;
-        ensure!(
-            response.status() == StatusCode::OK,
-            "GET blob: {}",
-            response.status()
-        );
-        let mut body = response.into_body();
-        let mut received = 0u64;
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                received += data.len() as u64;
-            }
-        }
-        ensure!(received == BLOB_SIZE, "GET blob: {received} bytes");
-        anyhow::Ok(())
+        receive(response, blob.size).await
     };
     tokio::time::timeout(BIG_TIMEOUT, exchange)
         .await
         .context("GET blob took too long")??;
-    Ok(BLOB_SIZE as f64 / started.elapsed().as_secs_f64() / 1e6)
+    Ok(blob.size as f64 / started.elapsed().as_secs_f64() / 1e6)
+}
+
+/// Reads and drops the body of a `200` answer to a blob GET, checking it holds `size` bytes.
+pub(in crate::bench) async fn receive(
+    response: hyper::Response<hyper::body::Incoming>,
+    size: u64,
+) -> anyhow::Result<()> {
+    ensure!(
+        response.status() == StatusCode::OK,
+        "GET blob: {}",
+        response.status()
+    );
+    let mut body = response.into_body();
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            received += data.len() as u64;
+        }
+    }
+    ensure!(received == size, "GET blob: {received} bytes");
+    Ok(())
 }
 
 /// Requests per second and latency percentiles of one concurrency run.
-pub(super) struct Load {
-    pub(super) per_second: f64,
-    pub(super) p50_ms: f64,
-    pub(super) p99_ms: f64,
+pub(in crate::bench) struct Load {
+    pub(in crate::bench) per_second: f64,
+    pub(in crate::bench) p50_ms: f64,
+    pub(in crate::bench) p99_ms: f64,
 }
 
 /// `concurrency` workers, each on its own connection, send the same request back to back for
 /// [`WARM_UP`] and then [`MEASURE`]; only the measured span counts.
-pub(super) async fn load(
+pub(in crate::bench) async fn load(
     server: &Server,
     concurrency: usize,
     method: Method,
@@ -284,7 +301,7 @@ pub(super) async fn load(
 }
 
 /// The median latency, in ms, of `GET /v2/_catalog?n=1000`, checked to hold 1,000 names.
-pub(super) async fn catalog(server: &Server) -> anyhow::Result<f64> {
+pub(in crate::bench) async fn catalog(server: &Server) -> anyhow::Result<f64> {
     let mut conn = Conn::open(server.addr).await?;
     let mut times = Vec::with_capacity(CATALOG_RUNS);
     for run in 0..=CATALOG_RUNS {

@@ -9,10 +9,10 @@
 //! Every loop is bounded by a count or a deadline, and both servers are killed (and their data
 //! removed) when this returns, on error too.
 
-mod conn;
-mod load;
-mod peers;
-mod report;
+pub(super) mod conn;
+pub(super) mod load;
+pub(super) mod peers;
+pub(super) mod report;
 
 use std::time::Duration;
 
@@ -38,15 +38,15 @@ const REPOSITORIES: usize = 1000;
 const PUSH_WORKERS: usize = 16;
 const CATALOG_RUNS: usize = 15;
 /// Each concurrency run: a warm-up, then the measured span.
-const WARM_UP: Duration = Duration::from_millis(500);
-const MEASURE: Duration = Duration::from_secs(3);
+pub(super) const WARM_UP: Duration = Duration::from_millis(500);
+pub(super) const MEASURE: Duration = Duration::from_secs(3);
 /// A bound on the requests one worker makes in one run, whatever the clock says.
 const MAX_REQUESTS_PER_WORKER: usize = 1_000_000;
 /// How long a small request gets to answer, and a 1 GiB transfer to end.
 const SMALL_TIMEOUT: Duration = Duration::from_secs(30);
-const BIG_TIMEOUT: Duration = Duration::from_secs(600);
+pub(super) const BIG_TIMEOUT: Duration = Duration::from_secs(600);
 
-const REPO: &str = "catalog/r0000";
+pub(super) const REPO: &str = "catalog/r0000";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.v2+json";
@@ -101,9 +101,9 @@ async fn measure() -> anyhow::Result<String> {
     let push = both!(servers, "push 1,000 tiny repositories", |s| {
         push_repositories(s)
     });
-    let up_whole = both!(servers, "monolithic upload", |s| upload_monolithic(
-        s, &whole
-    ));
+    let up_whole = both!(servers, "monolithic upload", |s| {
+        upload_monolithic(s, &whole)
+    });
     let up_chunked = both!(servers, "chunked upload", |s| upload_chunked(s, &chunked));
     let down = both!(servers, "download", |s| download(s, &whole));
 
@@ -131,8 +131,9 @@ async fn measure() -> anyhow::Result<String> {
             load_rows.push_str(&report::load_rows(
                 what,
                 concurrency,
-                &figures[0],
-                &figures[1],
+                [&figures[0], &figures[1]],
+                10.0,
+                Some(5.0),
             ));
         }
     }

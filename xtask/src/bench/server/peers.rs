@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-pub(super) use gantry_test_support::distribution::BINARY as DISTRIBUTION;
+pub(in crate::bench) use gantry_test_support::distribution::BINARY as DISTRIBUTION;
 use gantry_test_support::distribution::Distribution;
 use gantry_test_support::gantry::Gantry;
 use gantry_test_support::process::free_port;
@@ -15,18 +15,18 @@ use gantry_test_support::process::free_port;
 use crate::project_root;
 
 /// The process of one of the two servers under test.
-pub(super) enum Process {
+pub(in crate::bench) enum Process {
     Gantry(Gantry),
     Distribution(Distribution),
 }
 
 /// One of the two servers under test, started through the test kit (which waits until it
 /// answers): killed, and its data removed, when dropped.
-pub(super) struct Server {
-    pub(super) label: &'static str,
-    pub(super) process: Option<Process>,
-    pub(super) root: PathBuf,
-    pub(super) addr: SocketAddr,
+pub(in crate::bench) struct Server {
+    pub(in crate::bench) label: &'static str,
+    pub(in crate::bench) process: Option<Process>,
+    pub(in crate::bench) root: PathBuf,
+    pub(in crate::bench) addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -37,7 +37,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub(super) fn id(&self) -> u32 {
+    pub(in crate::bench) fn id(&self) -> u32 {
         match &self.process {
             Some(Process::Gantry(gantry)) => gantry.id(),
             Some(Process::Distribution(distribution)) => distribution.id(),
@@ -46,7 +46,7 @@ impl Server {
     }
 
     /// `(VmRSS, VmHWM)` in MiB.
-    pub(super) fn memory(&self) -> anyhow::Result<(f64, f64)> {
+    pub(in crate::bench) fn memory(&self) -> anyhow::Result<(f64, f64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.id()))?;
         let field = |name: &str| -> anyhow::Result<f64> {
             let line = status
@@ -60,7 +60,7 @@ impl Server {
     }
 }
 
-pub(super) fn bench_root(label: &str) -> anyhow::Result<PathBuf> {
+pub(in crate::bench) fn bench_root(label: &str) -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"));
@@ -72,11 +72,16 @@ pub(super) fn bench_root(label: &str) -> anyhow::Result<PathBuf> {
     Ok(root)
 }
 
-pub(super) fn start_gantry() -> anyhow::Result<Server> {
+/// `gantry` of `cargo build --release -p gantry`.
+pub(in crate::bench) fn release_gantry() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"));
-    let binary = target.join("release/gantry");
+    target.join("release/gantry")
+}
+
+pub(in crate::bench) fn start_gantry() -> anyhow::Result<Server> {
+    let binary = release_gantry();
     let mut server = Server {
         label: "Gantry",
         process: None,
@@ -96,7 +101,7 @@ pub(super) fn start_gantry() -> anyhow::Result<Server> {
     Ok(server)
 }
 
-pub(super) fn start_distribution() -> anyhow::Result<Server> {
+pub(in crate::bench) fn start_distribution() -> anyhow::Result<Server> {
     let mut server = Server {
         label: "Distribution",
         process: None,
