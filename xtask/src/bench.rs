@@ -2,6 +2,7 @@
 //! with the figures written into `docs/benchmarks.md` between each subject's markers.
 
 mod copy;
+mod s3;
 mod server;
 
 use std::fs;
@@ -12,7 +13,7 @@ use anyhow::{Context, bail};
 use crate::project_root;
 use crate::shell::{cmd, exec, read};
 
-const SUBJECTS: &[&str] = &["digest", "reference", "server", "copy"];
+const SUBJECTS: &[&str] = &["digest", "reference", "server", "copy", "s3"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let chosen: Vec<&str> = if args.is_empty() {
@@ -26,6 +27,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "reference" => reference()?,
             "server" => server::section()?,
             "copy" => copy::section()?,
+            "s3" => s3::section()?,
             other => bail!("no benchmark `{other}`; there are: {}", SUBJECTS.join(", ")),
         };
         println!("{section}");
