@@ -1,6 +1,6 @@
 //! One image pushed as `docker push` does: for the config and each layer a `HEAD` of the blob,
-//! then `POST`, one `PATCH` with the whole body and `PUT ?digest=`; then the manifest `PUT` by
-//! tag.
+//! then, when it is missing, `POST`, one `PATCH` with the whole body and `PUT ?digest=`; then
+//! the manifest `PUT` by tag.
 
 use anyhow::ensure;
 use gantry_reference::Digest;
@@ -22,11 +22,16 @@ pub(super) struct Image {
 }
 
 impl Image {
-    pub(super) fn new() -> Image {
-        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#.to_vec();
+    /// An image whose layers are made from `seed`.
+    pub(super) fn new(seed: u64) -> Image {
+        let config = format!(
+            "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\
+             \"diff_ids\":[]}},\"config\":{{\"Labels\":{{\"seed\":\"{seed}\"}}}}}}"
+        )
+        .into_bytes();
         let layers: Vec<BigBlob> = LAYER_SIZES
             .iter()
-            .zip(0x1a7e_0000u64..)
+            .zip(seed..)
             .map(|(&size, seed)| BigBlob::sized(seed, size))
             .collect();
         let descriptors: Vec<String> = layers
@@ -101,7 +106,7 @@ pub(super) async fn push(server: &Server, image: &Image) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `HEAD` (expecting 404), `POST`, one `PATCH` with `body`, `PUT ?digest=`.
+/// `HEAD`, and when the blob is missing `POST`, one `PATCH` with `body`, `PUT ?digest=`.
 async fn push_blob(
     conn: &mut Conn,
     digest: &Digest,
@@ -110,10 +115,11 @@ async fn push_blob(
 ) -> anyhow::Result<()> {
     let blob = format!("/v2/{IMAGE_REPO}/blobs/{digest}");
     let (status, _, _) = conn.call(Method::HEAD, &blob, &[], empty()).await?;
-    ensure!(
-        status == StatusCode::NOT_FOUND,
-        "HEAD {blob} before the push: {status}"
-    );
+    if status == StatusCode::OK {
+        // There already: docker skips it.
+        return Ok(());
+    }
+    ensure!(status == StatusCode::NOT_FOUND, "HEAD {blob}: {status}");
     let upload = start_upload(conn, IMAGE_REPO).await?;
     let (status, headers, answer) = conn
         .call(Method::PATCH, &upload, &octet_stream(len), body)

@@ -1,4 +1,5 @@
-//! The memory check: a fresh `gantry serve` on a bucket of its own, straight on the store, takes
+//! The memory check: a fresh `gantry serve` on a fresh `weed mini` (the run's store is full of
+//! 1 GiB blobs by then), straight on the store, takes
 //! a [`MEMORY_BLOB`] push (POST, then one PUT `?digest=` streaming it) and serves it back; its
 //! peak resident set (`VmHWM`) against its idle one (`VmRSS` before the first request).
 
@@ -36,13 +37,15 @@ impl Memory {
     }
 }
 
-/// Runs the check on a new bucket of `store`; prints a `FAIL` line when the bound is exceeded.
-pub(super) async fn check(store: &SeaweedMini) -> anyhow::Result<Memory> {
+/// Runs the check on a store of its own; prints a `FAIL` line when the bound is exceeded.
+pub(super) async fn check() -> anyhow::Result<Memory> {
     eprintln!(
         "xtask bench s3: memory check: making a {} GiB blob and its digest",
         MEMORY_BLOB >> 30
     );
     let blob = BigBlob::sized(0x5e3d_0004, MEMORY_BLOB);
+    eprintln!("xtask bench s3: memory check: starting weed mini");
+    let store = SeaweedMini::start();
     let mut service = store.service().clone();
     service.bucket = "gantry-memory".to_owned();
     service

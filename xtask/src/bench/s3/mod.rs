@@ -33,10 +33,9 @@ use self::report::Figures;
 use super::load_average;
 use crate::bench::server::conn::{BigBlob, Conn, empty};
 use crate::bench::server::load::{download, load, receive, upload_chunked, upload_monolithic};
-use crate::bench::server::peers::{DISTRIBUTION, Server, bench_root};
+use crate::bench::server::peers::{Server, bench_root};
 use crate::bench::server::report::load_rows as small_request_rows;
-use crate::bench::server::{BIG_TIMEOUT, REPO};
-use crate::shell::{cmd, exec};
+use crate::bench::server::{BIG_TIMEOUT, REPO, beside_distribution};
 
 /// The key prefix of both registries in their buckets (Distribution's `rootdirectory`).
 const ROOT_DIRECTORY: &str = "registry";
@@ -78,27 +77,15 @@ macro_rules! timed {
 
 /// Runs the benchmark and returns the markdown section for `docs/benchmarks.md`.
 pub(crate) fn section() -> anyhow::Result<String> {
-    if cfg!(debug_assertions) {
-        // The client must not be the slow part: measure from an optimised build.
-        return super::in_release("s3");
-    }
-    exec(&mut cmd("cargo", &["build", "--release", "-p", "gantry"]))?;
-    ensure!(
-        std::path::Path::new(DISTRIBUTION).exists(),
-        "{DISTRIBUTION} is missing: install Debian's docker-registry package"
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(measure())
+    beside_distribution("s3", measure)
 }
 
 async fn measure() -> anyhow::Result<String> {
     let load_before = load_average();
     eprintln!("xtask bench s3: making the blobs and their digests");
     let (whole, chunked) = (BigBlob::new(0x5e3d_0001), BigBlob::new(0x5e3d_0002));
-    let image = Image::new();
+    // The second image goes to the same repository: the repository's directories exist then.
+    let images = [Image::new(0x1a7e_0000), Image::new(0x1a7e_0100)];
 
     eprintln!("xtask bench s3: starting weed mini");
     let store = SeaweedMini::start();
@@ -114,25 +101,31 @@ async fn measure() -> anyhow::Result<String> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = [servers[0].memory()?.0, servers[1].memory()?.0];
 
-    let mut push_ops = Vec::new();
+    let mut push_ops: [[Ops; 2]; 2] = Default::default();
     let requests = bench_root("s3-requests")?;
-    for (server, bucket) in servers.iter().zip(&buckets) {
-        eprintln!("xtask bench s3: {}: push one image", server.label);
-        let before = bucket.relay.counts();
-        let seen = bucket.relay.total();
-        image::push(server, &image)
-            .await
-            .with_context(|| format!("{}: pushing the image", server.label))?;
-        push_ops.push(bucket.since(&before));
-        let log = requests.join(format!("image-push-{}.log", server.label.to_lowercase()));
-        std::fs::write(&log, bucket.requests_since(seen))
-            .with_context(|| format!("writing {}", log.display()))?;
-        eprintln!(
-            "xtask bench s3: {}: {:?}; each request in {}",
-            server.label,
-            push_ops.last(),
-            log.display()
-        );
+    for (n, image) in images.iter().enumerate() {
+        for (i, (server, bucket)) in servers.iter().zip(&buckets).enumerate() {
+            eprintln!("xtask bench s3: {}: push image {}", server.label, n + 1);
+            let before = bucket.relay.counts();
+            let seen = bucket.relay.total();
+            image::push(server, image)
+                .await
+                .with_context(|| format!("{}: pushing image {}", server.label, n + 1))?;
+            push_ops[n][i] = bucket.since(&before);
+            let log = requests.join(format!(
+                "image-{}-push-{}.log",
+                n + 1,
+                server.label.to_lowercase()
+            ));
+            std::fs::write(&log, bucket.requests_since(seen))
+                .with_context(|| format!("writing {}", log.display()))?;
+            eprintln!(
+                "xtask bench s3: {}: {:?}; each request in {}",
+                server.label,
+                push_ops[n][i],
+                log.display()
+            );
+        }
     }
 
     let baseline = baseline::measure(&store, &whole).await?;
@@ -154,7 +147,7 @@ async fn measure() -> anyhow::Result<String> {
     });
 
     let manifest_path = format!("/v2/{IMAGE_REPO}/manifests/latest");
-    let layer = image.big_layer().context("the image has no layer")?;
+    let layer = images[1].big_layer().context("the image has no layer")?;
     let head_path = format!("/v2/{IMAGE_REPO}/blobs/{layer}");
     let mut load_rows = String::new();
     for (what, method, path) in [
@@ -197,7 +190,8 @@ async fn measure() -> anyhow::Result<String> {
 
     let after = [servers[0].memory()?, servers[1].memory()?];
     drop(servers);
-    let memory = memory::check(&store).await?;
+    drop(store);
+    let memory = memory::check().await?;
     let load_after = load_average();
 
     report::section(&Figures {
@@ -208,7 +202,7 @@ async fn measure() -> anyhow::Result<String> {
         down,
         down_redirect,
         load_rows,
-        push_ops: [push_ops[0].clone(), push_ops[1].clone()],
+        push_ops,
         upload_ops,
         baseline,
         time: [

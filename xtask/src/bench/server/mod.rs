@@ -53,9 +53,21 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, \
 
 /// Runs the benchmark and returns the markdown section for `docs/benchmarks.md`.
 pub(crate) fn section() -> anyhow::Result<String> {
+    beside_distribution("server", measure)
+}
+
+/// Runs `measure`, a benchmark of Gantry beside Distribution, from an optimised build (a debug
+/// build of xtask hands the run to `cargo run --release`, so that the client is not the slow
+/// part), after building `gantry` in release, on a runtime of two worker threads.
+pub(super) fn beside_distribution<F>(
+    subject: &str,
+    measure: impl FnOnce() -> F,
+) -> anyhow::Result<String>
+where
+    F: std::future::Future<Output = anyhow::Result<String>>,
+{
     if cfg!(debug_assertions) {
-        // The load generator must not be the slow part: measure from an optimised build.
-        return super::in_release("server");
+        return super::in_release(subject);
     }
     exec(&mut cmd("cargo", &["build", "--release", "-p", "gantry"]))?;
     ensure!(
