@@ -4,7 +4,9 @@
 //! Writes go in an order that keeps the reverse index a superset of the truth (the index entry
 //! before the tag, the tag before the old entry's removal), and reads check each entry against
 //! the tag's `current/link`, so a crash or another writer can leave a stale entry but never a
-//! wrong answer.
+//! wrong answer. A tag's `current/link` is its first file, before its `index/` link: the list
+//! of tags is the list of tag directories, so a tag whose write failed half-way is not listed
+//! without resolving.
 
 use std::sync::Arc;
 
@@ -36,7 +38,7 @@ impl TagStore {
     }
 
     /// Points `tag` at the manifest `digest`, which must be in the repository. Writes
-    /// `current/link` and `index/<alg>/<hex>/link`, each atomically.
+    /// `current/link`, then `index/<alg>/<hex>/link`, each atomically.
     pub async fn tag(&self, tag: &Tag, digest: &Digest) -> Result<(), StorageError> {
         let revision = paths::revision_link(&self.name, digest)?;
         if self.inner.read_link_stored(&revision).await?.is_none() {
@@ -118,10 +120,11 @@ pub(crate) async fn tag_locked(
     let current = paths::tag_current_link(name, tag)?;
     let previous = inner.read_link_stored(&current).await?;
     write_reverse_entry(inner, name, tag, digest).await?;
+    // The tag's current link first: until it exists the tag is not listed.
+    inner.write_link(&current, digest).await?;
     inner
         .write_link(&paths::tag_index_link(name, tag, digest)?, digest)
         .await?;
-    inner.write_link(&current, digest).await?;
     if let Some(previous) = previous.filter(|previous| previous != digest) {
         inner
             .delete_if_exists(&paths::tag_by_digest(name, &previous, tag)?)
