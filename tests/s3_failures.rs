@@ -64,6 +64,25 @@ fn leak(path: String) -> &'static str {
     Box::leak(path.into_boxed_str())
 }
 
+/// `gantry serve` whose S3 requests go through a relay that answers errors.
+struct Relayed {
+    relay: S3Relay,
+    api: Api,
+}
+
+impl Relayed {
+    /// How many requests whose method and path match `method` and `path` had a fault.
+    fn faulted(&self, method: &str, path: &str) -> usize {
+        let prefix = format!("{method} ");
+        self.relay
+            .proxy()
+            .applied()
+            .iter()
+            .filter(|request| request.starts_with(&prefix) && request.contains(path))
+            .count()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing_visible() {
     let mini = mini().await;
@@ -77,8 +96,64 @@ async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing
     )
     .await;
     let api = Api::new(gantry.addr());
+    let relayed = Relayed { relay, api };
 
-    // A few throttling and internal errors on every kind of call: each is retried.
+    transient_errors_are_retried(&relayed).await;
+    a_part_that_failed_is_sent_again_from_the_upload_status(&relayed).await;
+    lasting_errors_are_clean_500s(&relayed).await;
+
+    // Nothing of what failed is visible: not through this server (its caches included) nor
+    // through a new one reading the bucket straight.
+    let fresh = serve(
+        mini.service(),
+        "failures",
+        &[("GANTRY_CATALOG_REFRESH_SECS", "0")],
+        &dir.path().join("fresh"),
+    )
+    .await;
+    for (who, api) in [
+        ("the same server", &relayed.api),
+        ("a fresh server", &Api::new(fresh.addr())),
+    ] {
+        for (repo, blob) in [("lasting-link", LINKED_LAST), ("lasting-move", MOVED_LAST)] {
+            let digest = sha256(&noise(blob, BLOB));
+            let head = api.blob(Method::HEAD, repo, &digest).await;
+            assert_eq!(head.status, StatusCode::NOT_FOUND, "{who}: {repo}");
+            let get = api.blob(Method::GET, repo, &digest).await;
+            assert_eq!(get.status, StatusCode::NOT_FOUND, "{who}: {repo}");
+        }
+        assert_eq!(api.catalog().await, ["kept", "parts"], "{who}");
+        assert_eq!(api.tags("kept").await, ["v1"], "{who}");
+        let by_tag = api.manifest("kept", "v2").await;
+        assert_eq!(
+            by_tag.status,
+            StatusCode::NOT_FOUND,
+            "{who}: {}",
+            by_tag.text()
+        );
+    }
+    fresh.stop();
+    gantry.stop();
+    tokio::task::spawn_blocking(move || drop(mini))
+        .await
+        .unwrap();
+}
+
+/// The size of the blobs pushed while errors last.
+const BLOB: usize = 100 * 1024;
+
+/// The seeds of the blobs whose push fails on their link, and on the move of their data.
+const LINKED_LAST: u64 = 70;
+const MOVED_LAST: u64 = 71;
+
+/// The image pushed without errors, but for its tag.
+fn untagged() -> Image {
+    Image::new(8, &[32 * 1024])
+}
+
+/// A few throttling and internal errors on every kind of call: each is retried, and an image
+/// is pushed and pulled as if nothing happened.
+async fn transient_errors_are_retried(relayed: &Relayed) {
     let transient = [
         Rule::new("PUT", "/failures/", 3, slow_down()),
         Rule::new("POST", "/failures/", 2, internal_error()),
@@ -87,28 +162,71 @@ async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing
     ];
     let faults: usize = transient.iter().map(|rule| rule.times).sum();
     for rule in transient {
-        relay.add(rule);
+        relayed.relay.add(rule);
     }
     let image = Image::new(7, &[CHUNK + 1024, 64 * 1024]);
     let started = Instant::now();
-    api.push_image("kept", "v1", &image, CHUNK).await;
-    api.assert_serves("Gantry", "kept", "v1", &image).await;
-    let applied = relay.proxy().applied();
+    relayed.api.push_image("kept", "v1", &image, CHUNK).await;
+    relayed
+        .api
+        .assert_serves("Gantry", "kept", "v1", &image)
+        .await;
+    let applied = relayed.relay.proxy().applied();
     assert_eq!(applied.len(), faults, "{applied:#?}");
     eprintln!(
         "push and pull with {faults} S3 errors retried: {:.1?}",
         started.elapsed()
     );
-
-    let untagged = Image::new(8, &[32 * 1024]);
-    for blob in untagged.blobs() {
-        api.push_blob("kept", blob).await;
+    // The blobs of an image tagged later, pushed while nothing fails.
+    for blob in untagged().blobs() {
+        relayed.api.push_blob("kept", blob).await;
     }
+}
 
-    // Internal errors that outlast the retries, on the last write of a blob push (its link
-    // into the repository) and, for another blob, on the move of its data under its digest.
-    let linked_last = noise(70, 100 * 1024);
-    let moved_last = noise(71, 100 * 1024);
+/// A part of a chunked upload fails on every try: the `PATCH` is a clean 500, the upload's
+/// status still says what was acknowledged, and the client sends the chunk again from there.
+async fn a_part_that_failed_is_sent_again_from_the_upload_status(relayed: &Relayed) {
+    let api = &relayed.api;
+    let blob = noise(72, 2 * CHUNK);
+    let digest = sha256(&blob);
+    let location = api.start_upload("parts").await;
+    let first = api.patch(&location, 0, &blob[..CHUNK]).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text());
+    let location = first.header("location").unwrap().to_owned();
+
+    // As many faults as the driver makes tries.
+    relayed
+        .relay
+        .add(Rule::new("PUT", "partNumber=", 5, internal_error()));
+    let started = Instant::now();
+    let failed = api.patch(&location, CHUNK, &blob[CHUNK..]).await;
+    assert_clean_500("a PATCH whose part fails", &failed);
+    assert_eq!(relayed.faulted("PUT", "partNumber="), 5);
+    eprintln!(
+        "a failing part: a clean 500 after {:.1?}",
+        started.elapsed()
+    );
+
+    assert_eq!(upload_offset(api, &location).await, Some(CHUNK));
+    let head = api.blob(Method::HEAD, "parts", &digest).await;
+    assert_eq!(head.status, StatusCode::NOT_FOUND, "nothing partial");
+    let again = api.patch(&location, CHUNK, &blob[CHUNK..]).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.text());
+    let location = again.header("location").unwrap().to_owned();
+    let pushed = api.finish(&location, &digest, &[]).await;
+    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text());
+    let got = api.blob(Method::GET, "parts", &digest).await;
+    assert_eq!(sha256(&got.body), digest);
+}
+
+/// Internal errors that outlast the retries, on the last write of a blob push (its link into
+/// the repository), on the move of another blob's data under its digest, and on the last
+/// write of a manifest push by tag (the tag's current link): each is a clean 500, within
+/// the driver's retries.
+async fn lasting_errors_are_clean_500s(relayed: &Relayed) {
+    let (relay, api) = (&relayed.relay, &relayed.api);
+    let linked_last = noise(LINKED_LAST, BLOB);
+    let moved_last = noise(MOVED_LAST, BLOB);
     relay.add(Rule::new(
         "PUT",
         "/lasting-link/_layers/",
@@ -136,66 +254,21 @@ async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing
         eprintln!("{repo}: a clean 500 after {took:.1?}");
     }
 
-    // And on the last write of a manifest push by tag (the tag's current link), its blobs
-    // pushed above.
-    relay.add(Rule::new(
-        "PUT",
-        "/kept/_manifests/tags/v2/current/",
-        1000,
-        internal_error(),
-    ));
+    let current = "/kept/_manifests/tags/v2/current/";
+    relay.add(Rule::new("PUT", current, 1000, internal_error()));
     let started = Instant::now();
-    let tagged = api.try_put_manifest("kept", "v2", &untagged.manifest).await;
+    let tagged = api
+        .try_put_manifest("kept", "v2", &untagged().manifest)
+        .await;
+    let took = started.elapsed();
     assert_clean_500("the manifest", &tagged);
-    eprintln!("a tag: a clean 500 after {:.1?}", started.elapsed());
-    let retried = relay
-        .proxy()
-        .applied()
-        .iter()
-        .filter(|request| request.contains("/kept/_manifests/tags/v2/current/"))
-        .count();
+    assert!(took < FAILING_REQUEST, "the tag failed after {took:?}");
+    eprintln!("a tag: a clean 500 after {took:.1?}");
     assert_eq!(
-        retried, 5,
+        relayed.faulted("PUT", current),
+        5,
         "the link's PUT is tried once and retried four times"
     );
-
-    // Nothing of them is visible: not through this server (its caches included) nor
-    // through a new one reading the bucket straight.
-    let fresh = serve(
-        mini.service(),
-        "failures",
-        &[("GANTRY_CATALOG_REFRESH_SECS", "0")],
-        &dir.path().join("fresh"),
-    )
-    .await;
-    for (who, api) in [
-        ("the same server", &api),
-        ("a fresh server", &Api::new(fresh.addr())),
-    ] {
-        for (repo, blob) in [
-            ("lasting-link", &linked_last),
-            ("lasting-move", &moved_last),
-        ] {
-            let head = api.blob(Method::HEAD, repo, &sha256(blob)).await;
-            assert_eq!(head.status, StatusCode::NOT_FOUND, "{who}: {repo}");
-            let get = api.blob(Method::GET, repo, &sha256(blob)).await;
-            assert_eq!(get.status, StatusCode::NOT_FOUND, "{who}: {repo}");
-        }
-        assert_eq!(api.catalog().await, ["kept"], "{who}");
-        assert_eq!(api.tags("kept").await, ["v1"], "{who}");
-        let by_tag = api.manifest("kept", "v2").await;
-        assert_eq!(
-            by_tag.status,
-            StatusCode::NOT_FOUND,
-            "{who}: {}",
-            by_tag.text()
-        );
-    }
-    fresh.stop();
-    gantry.stop();
-    tokio::task::spawn_blocking(move || drop(mini))
-        .await
-        .unwrap();
 }
 
 /// The upload id in an upload's location, `/v2/NAME/blobs/uploads/ID?...`.
