@@ -21,6 +21,19 @@ const PREFIX: &str = "shared";
 /// multipart path is taken, and the last chunk shorter.
 const CHUNK: usize = 6 << 20;
 
+/// Pushes `image` to `repo:tag` through `writer`, its layers of [`CHUNK`] bytes or more in
+/// chunks, and checks that `reader`, named `who`, serves it.
+async fn hand_over(
+    writer: &Api,
+    (who, reader): (&str, &Api),
+    repo: &str,
+    tag: &str,
+    image: &Image,
+) {
+    writer.push_image(repo, tag, image, CHUNK).await;
+    reader.assert_serves(who, repo, tag, image).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gantry_and_distribution_serve_what_the_other_wrote_to_one_bucket() {
     let started = Instant::now();
@@ -47,12 +60,14 @@ async fn gantry_and_distribution_serve_what_the_other_wrote_to_one_bucket() {
     // Gantry writes; Distribution reads. One layer goes in chunks (a multipart upload kept
     // across requests), the other whole.
     let pushed_by_gantry = Image::new(1, &[CHUNK + CHUNK / 2, 300 * 1024]);
-    through_gantry
-        .push_image("from/gantry", "v1", &pushed_by_gantry, CHUNK)
-        .await;
-    through_peer
-        .assert_serves("Distribution", "from/gantry", "v1", &pushed_by_gantry)
-        .await;
+    hand_over(
+        &through_gantry,
+        ("Distribution", &through_peer),
+        "from/gantry",
+        "v1",
+        &pushed_by_gantry,
+    )
+    .await;
     let by_digest = through_peer
         .manifest("from/gantry", pushed_by_gantry.digest().as_str())
         .await;
@@ -61,12 +76,14 @@ async fn gantry_and_distribution_serve_what_the_other_wrote_to_one_bucket() {
 
     // Distribution writes; Gantry reads, lists the repository and its tag.
     let pushed_by_peer = Image::new(2, &[2 * CHUNK + 1000, 200 * 1024]);
-    through_peer
-        .push_image("from/distribution", "latest", &pushed_by_peer, CHUNK)
-        .await;
-    through_gantry
-        .assert_serves("Gantry", "from/distribution", "latest", &pushed_by_peer)
-        .await;
+    hand_over(
+        &through_peer,
+        ("Gantry", &through_gantry),
+        "from/distribution",
+        "latest",
+        &pushed_by_peer,
+    )
+    .await;
     assert_eq!(through_gantry.tags("from/distribution").await, ["latest"]);
     assert_eq!(
         through_gantry.catalog().await,

@@ -189,10 +189,7 @@ async fn a_part_that_failed_is_sent_again_from_the_upload_status(relayed: &Relay
     let api = &relayed.api;
     let blob = noise(72, 2 * CHUNK);
     let digest = sha256(&blob);
-    let location = api.start_upload("parts").await;
-    let first = api.patch(&location, 0, &blob[..CHUNK]).await;
-    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text());
-    let location = first.header("location").unwrap().to_owned();
+    let location = api.start_chunked("parts", &blob[..CHUNK]).await;
 
     // As many faults as the driver makes tries.
     relayed
@@ -280,7 +277,7 @@ fn upload_id(location: &str) -> &str {
 /// The offset the next chunk of the upload at `location` starts at, from its status
 /// (`Range: 0-LAST`); `None` while the status cannot be read.
 async fn upload_offset(api: &Api, location: &str) -> Option<usize> {
-    let status = api.send(Method::GET, location, &[], Vec::new()).await;
+    let status = api.get(location).await;
     if status.status != StatusCode::NO_CONTENT {
         return None;
     }
@@ -337,7 +334,7 @@ async fn restart_and_ask(
 /// While the upload at `location` is stuck, its status is a clean 500 or the offset the
 /// client last had acknowledged, never another; and the blob is unknown.
 async fn assert_nothing_partial(api: &Api, location: &str, acknowledged: usize, digest: &Digest) {
-    let status = api.send(Method::GET, location, &[], Vec::new()).await;
+    let status = api.get(location).await;
     if status.status == StatusCode::NO_CONTENT {
         let range = format!("0-{}", acknowledged - 1);
         assert_eq!(
@@ -363,10 +360,7 @@ async fn a_volume_server_killed_mid_upload_fails_a_request_and_the_upload_resume
     let blob = noise(9, 3 * CHUNK);
     let digest = sha256(&blob);
 
-    let location = api.start_upload("resumed").await;
-    let patched = api.patch(&location, 0, &blob[..CHUNK]).await;
-    assert_eq!(patched.status, StatusCode::ACCEPTED, "{}", patched.text());
-    let location = patched.header("location").unwrap().to_owned();
+    let location = api.start_chunked("resumed", &blob[..CHUNK]).await;
 
     // The volume server holding the upload's state goes: the next PATCH fails cleanly.
     let holder = kill_state_holder(&mut cluster, "resumed", &location);

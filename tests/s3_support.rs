@@ -200,6 +200,12 @@ impl Api {
         }
     }
 
+    /// `GET` of `target`.
+    pub(crate) async fn get(&self, target: &str) -> Answer {
+        self.send(reqwest::Method::GET, target, &[], Vec::new())
+            .await
+    }
+
     /// `POST /v2/REPO/blobs/uploads/`: the new upload's location.
     pub(crate) async fn start_upload(&self, repo: &str) -> String {
         let started = self
@@ -229,6 +235,15 @@ impl Api {
             chunk.to_vec(),
         )
         .await
+    }
+
+    /// Starts an upload to `repo` with `first` as its first `PATCH`; panics unless it is
+    /// accepted. The location to go on at.
+    pub(crate) async fn start_chunked(&self, repo: &str, first: &[u8]) -> String {
+        let location = self.start_upload(repo).await;
+        let patched = self.patch(&location, 0, first).await;
+        assert_eq!(patched.status, 202, "{}", patched.text());
+        patched.header("location").unwrap().to_owned()
     }
 
     /// The final `PUT` of the upload at `location` with `digest`, and `body`, unchecked.
@@ -358,23 +373,14 @@ impl Api {
 
     /// The catalog's repository names.
     pub(crate) async fn catalog(&self) -> Vec<String> {
-        let answer = self
-            .send(reqwest::Method::GET, "/v2/_catalog", &[], Vec::new())
-            .await;
+        let answer = self.get("/v2/_catalog").await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         strings(&answer.json()["repositories"])
     }
 
     /// The tags of `repo`.
     pub(crate) async fn tags(&self, repo: &str) -> Vec<String> {
-        let answer = self
-            .send(
-                reqwest::Method::GET,
-                &format!("/v2/{repo}/tags/list"),
-                &[],
-                Vec::new(),
-            )
-            .await;
+        let answer = self.get(&format!("/v2/{repo}/tags/list")).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         strings(&answer.json()["tags"])
     }
