@@ -342,8 +342,8 @@ impl Api {
     }
 
     /// Pulls `image` from `repo` by `tag`: the manifest's bytes and digest, then every blob
-    /// with its bytes, `Docker-Content-Digest` and the digest of what came; panics on any
-    /// difference, naming `who`.
+    /// with its bytes, `Docker-Content-Digest` and the digest of what came, and its size from
+    /// a `HEAD`; panics on any difference, naming `who`.
     pub(crate) async fn assert_serves(&self, who: &str, repo: &str, tag: &str, image: &Image) {
         let manifest = self.manifest(repo, tag).await;
         assert_eq!(
@@ -368,6 +368,14 @@ impl Api {
                 "{who}: blob {digest}'s header"
             );
             assert_eq!(sha256(&got.body), digest, "{who}: blob {digest}'s bytes");
+            let head = self.blob(reqwest::Method::HEAD, repo, &digest).await;
+            let length = blob.len().to_string();
+            assert_eq!(head.status, 200, "{who}: HEAD of blob {digest}");
+            assert_eq!(
+                head.header("content-length"),
+                Some(length.as_str()),
+                "{who}: HEAD of blob {digest}"
+            );
         }
     }
 
