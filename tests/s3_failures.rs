@@ -115,7 +115,7 @@ async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing
         ("the same server", &relayed.api),
         ("a fresh server", &Api::new(fresh.addr())),
     ] {
-        for (repo, blob) in [("lasting-link", LINKED_LAST), ("lasting-move", MOVED_LAST)] {
+        for (repo, blob) in [("lasting-link", LINKED_LAST), ("lasting-data", DATA_LAST)] {
             let digest = sha256(&noise(blob, BLOB));
             let head = api.blob(Method::HEAD, repo, &digest).await;
             assert_eq!(head.status, StatusCode::NOT_FOUND, "{who}: {repo}");
@@ -142,9 +142,10 @@ async fn s3_errors_are_retried_and_one_that_lasts_is_a_clean_500_leaving_nothing
 /// The size of the blobs pushed while errors last.
 const BLOB: usize = 100 * 1024;
 
-/// The seeds of the blobs whose push fails on their link, and on the move of their data.
+/// The seeds of the blobs whose push fails on their link, and on the write of their data
+/// under their digest.
 const LINKED_LAST: u64 = 70;
-const MOVED_LAST: u64 = 71;
+const DATA_LAST: u64 = 71;
 
 /// The image pushed without errors, but for its tag.
 fn untagged() -> Image {
@@ -217,29 +218,19 @@ async fn a_part_that_failed_is_sent_again_from_the_upload_status(relayed: &Relay
 }
 
 /// Internal errors that outlast the retries, on the last write of a blob push (its link into
-/// the repository), on the move of another blob's data under its digest, and on the last
-/// write of a manifest push by tag (the tag's current link): each is a clean 500, within
-/// the driver's retries.
+/// the repository), on the write of another blob's data under its digest, and on the last
+/// write of a manifest push by tag (the tag's current link): each is a clean 500 after the
+/// driver's tries of the failing call (one and four retries).
 async fn lasting_errors_are_clean_500s(relayed: &Relayed) {
     let (relay, api) = (&relayed.relay, &relayed.api);
     let linked_last = noise(LINKED_LAST, BLOB);
-    let moved_last = noise(MOVED_LAST, BLOB);
-    relay.add(Rule::new(
-        "PUT",
-        "/lasting-link/_layers/",
-        1000,
-        internal_error(),
-    ));
-    relay.add(Rule::new(
-        "PUT",
-        leak(format!("/v2/blobs/sha256/{}", blob_dir(&moved_last))),
-        1000,
-        internal_error(),
-    ));
-    for (repo, blob) in [
-        ("lasting-link", &linked_last),
-        ("lasting-move", &moved_last),
+    let data_last = noise(DATA_LAST, BLOB);
+    let data_path = leak(format!("/v2/blobs/sha256/{}", blob_dir(&data_last)));
+    for (repo, blob, failing) in [
+        ("lasting-link", &linked_last, "/lasting-link/_layers/"),
+        ("lasting-data", &data_last, data_path),
     ] {
+        relay.add(Rule::new("PUT", failing, 1000, internal_error()));
         let started = Instant::now();
         let pushed = api.try_push_blob(repo, blob).await;
         let took = started.elapsed();
@@ -248,6 +239,7 @@ async fn lasting_errors_are_clean_500s(relayed: &Relayed) {
             took < FAILING_REQUEST,
             "{repo}: the push failed after {took:?}"
         );
+        assert_eq!(relayed.faulted("PUT", failing), 5, "{repo}");
         eprintln!("{repo}: a clean 500 after {took:.1?}");
     }
 
@@ -261,11 +253,7 @@ async fn lasting_errors_are_clean_500s(relayed: &Relayed) {
     assert_clean_500("the manifest", &tagged);
     assert!(took < FAILING_REQUEST, "the tag failed after {took:?}");
     eprintln!("a tag: a clean 500 after {took:.1?}");
-    assert_eq!(
-        relayed.faulted("PUT", current),
-        5,
-        "the link's PUT is tried once and retried four times"
-    );
+    assert_eq!(relayed.faulted("PUT", current), 5, "the tag's current link");
 }
 
 /// The upload id in an upload's location, `/v2/NAME/blobs/uploads/ID?...`.
