@@ -280,22 +280,13 @@ impl Bucket {
     async fn writer_size(&self, path: &StoragePath) -> Result<u64, StorageError> {
         let key = self.keys.writing(path);
         let object = keys::object(&key)?;
-        let start = match self
+        // A range past the end of a shorter state gives what there is (a state is never
+        // empty), so one read, and one round of retries when the store fails.
+        let start = self
             .store
             .get_range(&object, 0..state::FIRST_LINE_MAX)
             .await
-        {
-            Ok(start) => start,
-            // Shorter than the range: read it whole.
-            Err(_) => self
-                .store
-                .get(&object)
-                .await
-                .map_err(|error| failed(path, error))?
-                .bytes()
-                .await
-                .map_err(|error| failed(path, error))?,
-        };
+            .map_err(|error| failed(path, error))?;
         WriterState::size_from_start(&start).ok_or(StorageError::Corrupt { path: key })
     }
 

@@ -37,7 +37,7 @@ pub(super) struct S3Writer {
     parts: Vec<String>,
     pending: VecDeque<PartUpload>,
     /// The bytes not in a part yet.
-    buffer: BytesMut,
+    buffer: Chunks,
     size: u64,
     /// What the last close stored (empty for a new file).
     closed: WriterState,
@@ -49,6 +49,47 @@ pub(super) struct S3Writer {
     abandoned: Option<String>,
     /// A staged writer: no state is ever stored, and an upload left unfinished is aborted.
     staged: bool,
+}
+
+/// Bytes waiting to be a part, as the chunks they came in: never copied into one buffer, so
+/// nothing large is allocated per part (and nothing left behind in the allocator's arenas).
+#[derive(Debug, Default)]
+struct Chunks {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.len += chunk.len();
+            self.chunks.push(chunk);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Everything, as one payload of the same chunks.
+    fn take(&mut self) -> PutPayload {
+        self.len = 0;
+        std::mem::take(&mut self.chunks).into_iter().collect()
+    }
+
+    /// Everything, in one buffer: for a tail, which is under a part's size.
+    fn concat(&mut self) -> Bytes {
+        let mut whole = BytesMut::with_capacity(self.len);
+        for chunk in self.chunks.drain(..) {
+            whole.extend_from_slice(&chunk);
+        }
+        self.len = 0;
+        whole.freeze()
+    }
 }
 
 impl fmt::Debug for S3Writer {
@@ -101,7 +142,7 @@ impl S3Writer {
             upload: None,
             parts: Vec::new(),
             pending: VecDeque::new(),
-            buffer: BytesMut::new(),
+            buffer: Chunks::default(),
             size: 0,
             closed: WriterState::default(),
             has_state: false,
@@ -119,7 +160,7 @@ impl S3Writer {
                     writer.has_state = true;
                     writer.upload.clone_from(&state.upload);
                     writer.parts.clone_from(&state.parts);
-                    writer.buffer.extend_from_slice(&state.tail);
+                    writer.buffer.push(state.tail.clone());
                     writer.size = state.size;
                     writer.closed = state;
                     return Ok(writer);
@@ -186,18 +227,23 @@ impl S3Writer {
         }
     }
 
-    async fn append(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+    async fn append(&mut self, mut chunk: Bytes) -> Result<(), StorageError> {
         self.size += chunk.len() as u64;
-        self.buffer.extend_from_slice(&chunk);
-        while self.buffer.len() >= self.bucket.part_size {
-            let part = self.buffer.split_to(self.bucket.part_size).freeze();
+        while !chunk.is_empty() {
+            let room = self.bucket.part_size - self.buffer.len();
+            if chunk.len() < room {
+                self.buffer.push(chunk);
+                break;
+            }
+            self.buffer.push(chunk.split_to(room));
+            let part = self.buffer.take();
             self.send(part).await?;
         }
         Ok(())
     }
 
     /// Sends `part` as the next part, keeping at most the configured number on their way.
-    async fn send(&mut self, part: Bytes) -> Result<(), StorageError> {
+    async fn send(&mut self, part: PutPayload) -> Result<(), StorageError> {
         let upload = match &self.upload {
             Some(upload) => upload.clone(),
             None => self.begin_upload().await?,
@@ -212,7 +258,7 @@ impl S3Writer {
         self.pending.push_back(tokio::spawn(async move {
             bucket
                 .store
-                .put_part(&object, &upload, index, PutPayload::from(part))
+                .put_part(&object, &upload, index, part)
                 .await
                 .map_err(|error| failed(&path, error))
         }));
@@ -271,14 +317,14 @@ impl S3Writer {
         }
         self.receive_all().await?;
         if self.buffer.len() >= MIN_PART {
-            let part = self.buffer.split().freeze();
+            let part = self.buffer.take();
             self.send(part).await?;
             self.receive_all().await?;
         }
         let state = WriterState {
             upload: self.upload.clone(),
             parts: std::mem::take(&mut self.parts),
-            tail: self.buffer.split().freeze(),
+            tail: self.buffer.concat(),
             size: self.size,
         };
         self.bucket.put_state(&self.path, &state).await?;
@@ -291,18 +337,29 @@ impl S3Writer {
     async fn commit_inner(mut self) -> Result<(), StorageError> {
         self.receive_all().await?;
         let object = super::keys::object(&self.key)?;
+        // An upload begun but with no part yet (its first part never arrived) holds nothing:
+        // S3 completes no upload without parts, so it goes and the file is one plain object.
+        if let Some(upload) = self.upload.clone()
+            && self.parts.is_empty()
+            && self.buffer.is_empty()
+        {
+            self.bucket
+                .abort_upload(&self.path, &self.key, &upload)
+                .await?;
+            self.upload = None;
+        }
         match self.upload.clone() {
             None => {
-                let content = self.buffer.split().freeze();
+                let content = self.buffer.take();
                 self.bucket
                     .store
-                    .put(&object, PutPayload::from(content))
+                    .put(&object, content)
                     .await
                     .map_err(|error| failed(&self.path, error))?;
             }
             Some(upload) => {
                 if !self.buffer.is_empty() {
-                    let part = self.buffer.split().freeze();
+                    let part = self.buffer.take();
                     self.send(part).await?;
                     self.receive_all().await?;
                 }
