@@ -46,7 +46,7 @@ pub struct S3Options {
 }
 
 impl S3Options {
-    /// The defaults for `bucket`: its root, AWS, 8 MiB parts four at a time, no bucket
+    /// The defaults for `bucket`: its root, AWS, 8 MiB parts three at a time, no bucket
     /// creation, redirect URLs valid for 20 minutes.
     pub fn new(bucket: impl Into<String>) -> S3Options {
         S3Options {
@@ -55,7 +55,7 @@ impl S3Options {
             endpoint: None,
             region: None,
             part_size: 8 << 20,
-            upload_concurrency: 4,
+            upload_concurrency: 3,
             create_bucket: false,
             ca_file: None,
             insecure: false,
