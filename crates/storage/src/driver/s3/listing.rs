@@ -88,29 +88,62 @@ pub(super) async fn children(
     Ok(found.into_values().collect())
 }
 
-/// What else the key `file` names when it is no object: a directory (keys below it), an
-/// unfinished writer's file (its state beside it), or nothing. One request, unless many
-/// siblings' names start with the file's.
-pub(super) async fn beside(
-    store: &AmazonS3,
-    file: &str,
-) -> Result<Option<Kind>, object_store::Error> {
+/// What the keys that start with a file's key say of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Around {
+    /// The file's own object is there.
+    pub(super) object: bool,
+    /// Keys lie below it: it is a directory.
+    pub(super) dir: bool,
+    /// An unfinished writer's state lies beside it.
+    pub(super) writing: bool,
+}
+
+impl Around {
+    /// What the key names when it is no object: a directory, an unfinished writer's file,
+    /// or nothing.
+    pub(super) fn kind(self) -> Option<Kind> {
+        if self.dir {
+            Some(Kind::Dir)
+        } else if self.writing {
+            Some(Kind::Writing)
+        } else {
+            None
+        }
+    }
+
+    /// Adds what `keys` (in order) say of `file`.
+    fn see<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>, file: &str) {
+        for key in keys {
+            match key.strip_prefix(file) {
+                Some("") => self.object = true,
+                Some(rest) if rest.starts_with('/') => self.dir = true,
+                Some(WRITING) => self.writing = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What the keys starting with `file` say of it. One request, unless many siblings' names
+/// start with the file's (the object's own key comes first; the others may come later).
+pub(super) async fn around(store: &AmazonS3, file: &str) -> Result<Around, object_store::Error> {
+    let mut around = Around::default();
     // Not `start-after` the file's own key: SeaweedFS then skips what lies below it too.
     let mut offset: Option<String> = None;
     loop {
         let page = page(store, file, offset.clone(), PAGE).await?;
-        for meta in &page.objects {
-            match meta.location.as_ref().strip_prefix(file) {
-                Some(rest) if rest.starts_with('/') => return Ok(Some(Kind::Dir)),
-                Some(WRITING) => return Ok(Some(Kind::Writing)),
-                _ => {}
-            }
-        }
+        around.see(page.keys(), file);
         match page.objects.last() {
-            Some(last) if page.truncated && Some(last.location.as_ref()) > offset.as_deref() => {
+            Some(last)
+                if page.truncated
+                    && !around.dir
+                    && !around.writing
+                    && Some(last.location.as_ref()) > offset.as_deref() =>
+            {
                 offset = Some(last.location.as_ref().to_owned());
             }
-            _ => return Ok(None),
+            _ => return Ok(around),
         }
     }
 }
@@ -158,6 +191,20 @@ pub(super) struct Page {
     pub(super) truncated: bool,
 }
 
+impl Page {
+    /// The keys, in order.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().map(|meta| meta.location.as_ref())
+    }
+
+    /// What this page says of `file`, when it says all of it (it is not cut short).
+    pub(super) fn around(&self, file: &str) -> Option<Around> {
+        let mut around = Around::default();
+        around.see(self.keys(), file);
+        (!self.truncated).then_some(around)
+    }
+}
+
 async fn page(
     store: &AmazonS3,
     prefix: &str,
@@ -180,4 +227,27 @@ async fn page(
         objects,
         truncated: result.page_token.is_some(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_around_a_file_say_what_it_is_and_siblings_say_nothing() {
+        let mut around = Around::default();
+        around.see(["r/data", "r/data-x", "r/data.y/z", "r/datum"], "r/data");
+        assert_eq!(
+            around,
+            Around {
+                object: true,
+                ..Around::default()
+            }
+        );
+        assert_eq!(around.kind(), None);
+        around.see(["r/data~writing"], "r/data");
+        assert_eq!(around.kind(), Some(Kind::Writing));
+        around.see(["r/data/below"], "r/data");
+        assert_eq!(around.kind(), Some(Kind::Dir));
+    }
 }

@@ -33,7 +33,7 @@ use object_store::{
 
 use self::dirs::KnownDirs;
 use self::keys::Keys;
-use self::listing::Kind;
+use self::listing::{Around, Kind};
 use self::signed::SignedRequests;
 use self::state::WriterState;
 use self::writer::S3Writer;
@@ -45,15 +45,6 @@ pub use self::options::{MAX_SINGLE_COPY, MIN_PART_SIZE, S3Credentials, S3Options
 
 /// The smallest part, as a buffer length.
 const MIN_PART: usize = MIN_PART_SIZE as usize;
-
-/// What a path held before a write there.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Existing {
-    /// An object.
-    object: bool,
-    /// An unfinished writer's state.
-    writing: bool,
-}
 
 /// A driver over one S3 bucket. Clones share the connection and what it knows.
 #[derive(Debug, Clone)]
@@ -134,28 +125,17 @@ impl Bucket {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(error) => return Err(failed(path, error)),
         }
-        Ok(self.beside(&key).await?.map(|kind| (kind, None)))
+        Ok(self.around(&key).await?.kind().map(|kind| (kind, None)))
     }
 
-    /// What the key `key` names when it is no object.
-    async fn beside(&self, key: &str) -> Result<Option<Kind>, StorageError> {
-        listing::beside(&self.store, key)
+    /// What the keys starting with `key` say of it.
+    async fn around(&self, key: &str) -> Result<Around, StorageError> {
+        listing::around(&self.store, key)
             .await
             .map_err(|error| StorageError::Io {
                 path: key.to_owned(),
                 source: io::Error::other(error),
             })
-    }
-
-    async fn object_exists(&self, key: &str) -> Result<bool, StorageError> {
-        match self.store.head(&keys::object(key)?).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(error) => Err(StorageError::Io {
-                path: key.to_owned(),
-                source: io::Error::other(error),
-            }),
-        }
     }
 
     /// What is at `path` before a write there, after checking the write may happen: `path`
@@ -166,14 +146,12 @@ impl Bucket {
     /// parent with nothing below it sends the check one level up, until a directory that is
     /// known or seen to exist (keys below it); a parent with too many keys to see `path`'s in
     /// one page leaves `path` to a listing of its own. Directories seen are remembered.
-    async fn check_write(&self, path: &StoragePath) -> Result<Existing, StorageError> {
+    async fn check_write(&self, path: &StoragePath) -> Result<Around, StorageError> {
         if path.is_root() {
             return Err(invalid(path));
         }
         let file = self.keys.file(path);
-        let below = format!("{file}/");
-        let writing = self.keys.writing(path);
-        let mut existing: Option<Existing> = None;
+        let mut existing: Option<Around> = None;
         let mut seen = Vec::new();
         let mut dir = path.parent();
         while let Some(parent) = dir.filter(|dir| !dir.is_root()) {
@@ -184,27 +162,16 @@ impl Bucket {
             let page = listing::starting_with(&self.store, &key)
                 .await
                 .map_err(|error| failed(path, error))?;
-            let keys: Vec<&str> = page
-                .objects
-                .iter()
-                .map(|meta| meta.location.as_ref())
-                .collect();
-            if keys.contains(&key.as_str()) {
+            if page.keys().any(|listed| listed == key) {
                 return Err(invalid(path));
             }
-            if existing.is_none() && !page.truncated {
-                if keys.iter().any(|key| key.starts_with(&below)) {
-                    return Err(invalid(path));
-                }
-                existing = Some(Existing {
-                    object: keys.contains(&file.as_str()),
-                    writing: keys.contains(&writing.as_str()),
-                });
+            if existing.is_none() {
+                existing = page.around(&file);
             }
             seen.push(key);
             // Keys beside or below this directory: its parent is a directory, and so is
             // every directory above.
-            if !keys.is_empty() {
+            if !page.objects.is_empty() {
                 break;
             }
             // Nothing here: nothing below it either, so only its parents remain to check.
@@ -213,27 +180,11 @@ impl Bucket {
         }
         let existing = match existing {
             Some(existing) => existing,
-            None => {
-                let page = listing::starting_with(&self.store, &file)
-                    .await
-                    .map_err(|error| failed(path, error))?;
-                let keys: Vec<&str> = page
-                    .objects
-                    .iter()
-                    .map(|meta| meta.location.as_ref())
-                    .collect();
-                if keys.iter().any(|key| key.starts_with(&below)) {
-                    return Err(invalid(path));
-                }
-                let object = keys.contains(&file.as_str());
-                let writing = if page.truncated {
-                    self.object_exists(&writing).await?
-                } else {
-                    keys.contains(&writing.as_str())
-                };
-                Existing { object, writing }
-            }
+            None => self.around(&file).await?,
         };
+        if existing.dir {
+            return Err(invalid(path));
+        }
         self.dirs.insert_all(seen);
         Ok(existing)
     }
@@ -357,7 +308,7 @@ impl Bucket {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(error) => return Err(self.explain_read_failure(path, range.as_ref(), error).await),
         }
-        match self.beside(&self.keys.file(path)).await? {
+        match self.around(&self.keys.file(path)).await?.kind() {
             None => Err(not_found(path)),
             Some(Kind::Dir | Kind::File) => Err(invalid(path)),
             Some(Kind::Writing) => {
@@ -469,20 +420,12 @@ impl Bucket {
         // A directory is no file too: only a path with nothing below may be one.
         let mut found = !keys_below.is_empty();
         if !found && !path.is_root() {
-            let writing = self.keys.writing(path);
-            let page = listing::starting_with(&self.store, &key)
-                .await
-                .map_err(|error| failed(path, error))?;
-            let has = |wanted: &str| {
-                page.objects
-                    .iter()
-                    .any(|meta| meta.location.as_ref() == wanted)
-            };
-            if has(&key) {
+            let around = self.around(&key).await?;
+            if around.object {
                 self.delete_object(path, &key).await?;
                 found = true;
             }
-            if has(&writing) || (page.truncated && self.object_exists(&writing).await?) {
+            if around.writing {
                 self.abandon_writer(path).await?;
                 found = true;
             }

@@ -169,12 +169,14 @@ impl S3Writer {
                 Err(error) => return Err(error),
             }
             return match writer.carry_on_from_object().await {
-                Err(StorageError::PathNotFound { .. }) => match bucket.beside(&writer.key).await? {
-                    Some(Kind::Dir) => Err(writer.invalid()),
-                    _ => Err(StorageError::PathNotFound {
-                        path: path.to_string(),
-                    }),
-                },
+                Err(StorageError::PathNotFound { .. }) => {
+                    match bucket.around(&writer.key).await?.kind() {
+                        Some(Kind::Dir) => Err(writer.invalid()),
+                        _ => Err(StorageError::PathNotFound {
+                            path: path.to_string(),
+                        }),
+                    }
+                }
                 other => other.map(|()| writer),
             };
         }
